@@ -1,0 +1,41 @@
+# make demo   run a scripted admin session on a private, throwaway PostgreSQL
+# make test   run the whole test suite (private PostgreSQL, Postfix, Dovecot)
+# make bench  run the benchmarks (not part of the tests)
+#
+# Each target installs what it needs: Debian packages with apt-get (as root)
+# and Python packages into the virtualenv .venv of this checkout.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: test demo bench system venv catalogs
+
+system:
+	sh tests/install-system-packages.sh
+
+$(BIN)/vmm: setup.py pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: system $(BIN)/vmm
+
+test: venv
+	$(BIN)/python -m pytest -p no:cacheprovider tests
+
+demo: venv
+	$(BIN)/python tests/demo.py
+
+bench: venv
+	$(BIN)/python tests/bench.py
+
+# Re-extract po/vmm.pot from the code and merge it into every catalog.
+catalogs: venv
+	$(BIN)/pybabel extract --no-location --sort-output -k _ -k ngettext:1,2 \
+	    -o po/vmm.pot vmm
+	for po in po/*.po; do \
+	    $(BIN)/pybabel update --no-fuzzy-matching -i po/vmm.pot -o $$po \
+	        -l $$(basename $$po .po); \
+	done

@@ -1,0 +1,242 @@
+-- vmm database schema, version 1.
+--
+-- Load into an empty database as the role that will own it (the one vmm
+-- connects as), e.g.:   psql -U vmm -d mailsys -f create_tables.sql
+-- or simply run `vmm dbupgrade`, which loads this same file.
+--
+-- The table names and the lookup interface (lookup_functions.sql) are those
+-- of vmm 0.6/0.7, so Postfix and Dovecot configurations written for vmm 0.7
+-- keep working.  Grants for the postfix and dovecot roles: set-permissions.sql.
+
+SET client_min_messages = warning;
+
+-- Which schema version this database has; one row per applied version.
+CREATE TABLE vmm_schema (
+    version     integer NOT NULL PRIMARY KEY,
+    applied     timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE SEQUENCE transport_id;
+CREATE SEQUENCE mailboxformat_id;
+CREATE SEQUENCE maillocation_id;
+CREATE SEQUENCE quotalimit_id;
+CREATE SEQUENCE service_set_id;
+CREATE SEQUENCE domain_gid START WITH 70000 MINVALUE 70000 MAXVALUE 4294967294;
+CREATE SEQUENCE users_uid START WITH 70000 MINVALUE 70000 MAXVALUE 4294967294;
+
+-- Distinct values shared by domains and accounts: transports, quota limits,
+-- service sets and mail locations are stored once and referenced by id.
+CREATE TABLE transport (
+    tid         bigint NOT NULL DEFAULT nextval('transport_id') PRIMARY KEY,
+    transport   varchar(270) NOT NULL UNIQUE
+);
+
+CREATE TABLE mailboxformat (
+    fid         bigint NOT NULL DEFAULT nextval('mailboxformat_id') PRIMARY KEY,
+    format      varchar(20) NOT NULL UNIQUE
+);
+INSERT INTO mailboxformat (format) VALUES ('maildir'), ('mdbox'), ('sdbox');
+
+CREATE TABLE maillocation (
+    mid         bigint NOT NULL DEFAULT nextval('maillocation_id') PRIMARY KEY,
+    fid         bigint NOT NULL DEFAULT 1 REFERENCES mailboxformat (fid),
+    directory   varchar(20) NOT NULL,
+    extra       varchar(1024),
+    UNIQUE (fid, directory)
+);
+INSERT INTO maillocation (directory) VALUES ('Maildir');
+
+CREATE TABLE quotalimit (
+    qid         bigint NOT NULL DEFAULT nextval('quotalimit_id') PRIMARY KEY,
+    bytes       bigint NOT NULL CHECK (bytes >= 0),
+    messages    integer NOT NULL DEFAULT 0 CHECK (messages >= 0),
+    UNIQUE (bytes, messages)
+);
+INSERT INTO quotalimit (bytes, messages) VALUES (0, 0);
+
+CREATE TABLE service_set (
+    ssid        bigint NOT NULL DEFAULT nextval('service_set_id') PRIMARY KEY,
+    smtp        boolean NOT NULL DEFAULT TRUE,
+    pop3        boolean NOT NULL DEFAULT TRUE,
+    imap        boolean NOT NULL DEFAULT TRUE,
+    sieve       boolean NOT NULL DEFAULT TRUE,
+    UNIQUE (smtp, pop3, imap, sieve)
+);
+INSERT INTO service_set (smtp, pop3, imap, sieve)
+    SELECT s.v, p.v, i.v, v.v
+      FROM (VALUES (TRUE), (FALSE)) s(v), (VALUES (TRUE), (FALSE)) p(v),
+           (VALUES (TRUE), (FALSE)) i(v), (VALUES (TRUE), (FALSE)) v(v)
+     ORDER BY v.v DESC, i.v DESC, p.v DESC, s.v DESC;
+
+-- One row per domain; its names (the primary one and its alias domains)
+-- are in domain_name.  The max_* limits are 0 for unlimited.
+CREATE TABLE domain_data (
+    gid         bigint NOT NULL DEFAULT nextval('domain_gid') PRIMARY KEY,
+    qid         bigint NOT NULL DEFAULT 1 REFERENCES quotalimit (qid),
+    ssid        bigint NOT NULL DEFAULT 1 REFERENCES service_set (ssid),
+    tid         bigint NOT NULL DEFAULT 1 REFERENCES transport (tid),
+    domaindir   varchar(4096) NOT NULL,
+    note        text NULL DEFAULT NULL,
+    max_accounts      integer NOT NULL DEFAULT 0 CHECK (max_accounts >= 0),
+    max_aliases       integer NOT NULL DEFAULT 0 CHECK (max_aliases >= 0),
+    max_alias_domains integer NOT NULL DEFAULT 0
+                      CHECK (max_alias_domains >= 0)
+);
+
+CREATE TABLE domain_name (
+    domainname  varchar(255) NOT NULL PRIMARY KEY,
+    gid         bigint NOT NULL REFERENCES domain_data (gid),
+    is_primary  boolean NOT NULL
+);
+CREATE INDEX domain_name_gid ON domain_name (gid);
+-- A domain has exactly one primary name.
+CREATE UNIQUE INDEX domain_name_one_primary ON domain_name (gid)
+    WHERE is_primary;
+
+CREATE TABLE users (
+    local_part  varchar(64) NOT NULL,
+    passwd      varchar(1024) NOT NULL,
+    name        varchar(128) NULL,
+    uid         bigint NOT NULL DEFAULT nextval('users_uid') UNIQUE,
+    gid         bigint NOT NULL REFERENCES domain_data (gid),
+    mid         bigint NOT NULL DEFAULT 1 REFERENCES maillocation (mid),
+    qid         bigint NULL DEFAULT NULL REFERENCES quotalimit (qid),
+    ssid        bigint NULL DEFAULT NULL REFERENCES service_set (ssid),
+    tid         bigint NULL DEFAULT NULL REFERENCES transport (tid),
+    note        text NULL DEFAULT NULL,
+    PRIMARY KEY (local_part, gid)
+);
+CREATE INDEX users_gid ON users (gid, local_part);
+
+-- Usage that Dovecot's dict quota writes (keyed by uid); an INSERT for a
+-- uid that has a row adds to it (trigger below).
+CREATE TABLE userquota (
+    uid         bigint NOT NULL PRIMARY KEY
+                REFERENCES users (uid) ON DELETE CASCADE,
+    bytes       bigint NOT NULL DEFAULT 0,
+    messages    integer NOT NULL DEFAULT 0
+);
+
+CREATE TABLE alias (
+    gid         bigint NOT NULL REFERENCES domain_data (gid),
+    address     varchar(64) NOT NULL,
+    destination varchar(320) NOT NULL,
+    PRIMARY KEY (gid, address, destination)
+);
+-- Reverse lookups: which aliases point at an address (userdelete, loops).
+CREATE INDEX alias_destination ON alias (destination);
+
+CREATE TABLE relocated (
+    gid         bigint NOT NULL REFERENCES domain_data (gid),
+    address     varchar(64) NOT NULL,
+    destination varchar(320) NOT NULL,
+    PRIMARY KEY (gid, address)
+);
+
+CREATE TABLE catchall (
+    gid         bigint NOT NULL REFERENCES domain_data (gid),
+    destination varchar(320) NOT NULL,
+    PRIMARY KEY (gid, destination)
+);
+CREATE INDEX catchall_destination ON catchall (destination);
+
+-- Relay (backup MX) domains: accepted and passed on with their transport;
+-- with rows in relay_recipient, only those local parts are accepted.
+CREATE TABLE relay_domain (
+    domainname  varchar(255) NOT NULL PRIMARY KEY,
+    tid         bigint NOT NULL REFERENCES transport (tid),
+    note        text NULL DEFAULT NULL
+);
+
+CREATE TABLE relay_recipient (
+    domainname  varchar(255) NOT NULL
+                REFERENCES relay_domain (domainname) ON DELETE CASCADE,
+    local_part  varchar(64) NOT NULL,
+    PRIMARY KEY (domainname, local_part)
+);
+
+-- Out-of-office settings; the Sieve script in the account's home is
+-- written from this row.
+CREATE TABLE vacation (
+    uid         bigint NOT NULL PRIMARY KEY
+                REFERENCES users (uid) ON DELETE CASCADE,
+    active      boolean NOT NULL DEFAULT TRUE,
+    subject     text NOT NULL,
+    body        text NOT NULL,
+    date_from   date NULL,
+    date_until  date NULL,
+    days        integer NOT NULL DEFAULT 7 CHECK (days >= 1)
+);
+
+-- The audit log: one row per changing subcommand, in its transaction.
+CREATE TABLE vmm_log (
+    id          bigserial PRIMARY KEY,
+    logged_at   timestamptz NOT NULL DEFAULT now(),
+    os_user     text NOT NULL,
+    sudo_user   text NULL,
+    command     text NOT NULL,
+    changes     text NOT NULL,
+    objects     text[] NOT NULL DEFAULT '{}'
+);
+CREATE INDEX vmm_log_logged_at ON vmm_log (logged_at);
+
+-- A name is a primary, an alias or a relay domain, never two of them.
+CREATE FUNCTION vmm_domain_name_unique() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'domain_name' THEN
+        PERFORM 1 FROM relay_domain WHERE domainname = NEW.domainname;
+    ELSE
+        PERFORM 1 FROM domain_name WHERE domainname = NEW.domainname;
+    END IF;
+    IF FOUND THEN
+        RAISE unique_violation
+            USING MESSAGE = 'domain name ' || NEW.domainname || ' is taken';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER domain_name_unique BEFORE INSERT OR UPDATE ON domain_name
+    FOR EACH ROW EXECUTE FUNCTION vmm_domain_name_unique();
+CREATE TRIGGER relay_domain_unique BEFORE INSERT OR UPDATE ON relay_domain
+    FOR EACH ROW EXECUTE FUNCTION vmm_domain_name_unique();
+
+-- Dovecot's dict quota inserts usage deltas; merge them into the existing
+-- row.  A negative message count marks our own re-insert below.
+CREATE FUNCTION merge_userquota() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.messages < 0 OR NEW.messages IS NULL THEN
+        NEW.messages := coalesce(-NEW.messages, 0);
+        RETURN NEW;
+    END IF;
+    LOOP
+        UPDATE userquota
+           SET bytes = bytes + NEW.bytes, messages = messages + NEW.messages
+         WHERE uid = NEW.uid;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+        BEGIN
+            INSERT INTO userquota VALUES (NEW.uid, NEW.bytes,
+                CASE WHEN NEW.messages = 0 THEN NULL ELSE -NEW.messages END);
+            RETURN NULL;
+        EXCEPTION
+            WHEN unique_violation THEN
+                NULL;  -- a concurrent insert won: update it instead
+            WHEN foreign_key_violation THEN
+                RETURN NULL;  -- no such account
+        END;
+    END LOOP;
+END;
+$$;
+CREATE TRIGGER mergeuserquota BEFORE INSERT ON userquota
+    FOR EACH ROW EXECUTE FUNCTION merge_userquota();
+
+-- Only vmm (the owner) may touch the tables; the lookup functions give
+-- Postfix and Dovecot what they need (set-permissions.sql).
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
+
+\ir lookup_functions.sql
+
+INSERT INTO vmm_schema (version) VALUES (1);

@@ -1,0 +1,297 @@
+-- The lookup interface Postfix and Dovecot query (SPEC §5).
+--
+-- Names, argument order and column names are those of vmm 0.7, so existing
+-- pgsql-*.cf and dovecot-sql.conf.ext files keep working.  Each function is
+-- PL/pgSQL, which caches its query plans: Postfix and Dovecot send every
+-- lookup as one plain query string, and a plain join or an SQL function
+-- would be parsed and planned again each time.  They run with the owner's
+-- rights (SECURITY DEFINER, fixed search_path), so the postfix and dovecot
+-- roles need EXECUTE only, not SELECT on the tables.
+--
+-- This file may be loaded again at any time: it replaces what it defines
+-- and keeps the grants.
+
+SET client_min_messages = warning;
+
+-- Fill in %n (local part), %d (domain) and %= (local=domain) with the
+-- address as queried.  Inlined into the alias lookup as an expression;
+-- kept here as a function for vmm itself (alias expansion checks).
+CREATE OR REPLACE FUNCTION vmm_interpolate(
+    destination varchar, localpart varchar, the_domain varchar)
+    RETURNS varchar
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN strpos(destination, '%') = 0 THEN destination ELSE
+        replace(replace(replace(
+            replace(replace(replace(destination,
+                '%n', E'\x01'), '%d', E'\x02'), '%=', E'\x03'),
+            E'\x01', localpart), E'\x02', the_domain),
+            E'\x03', localpart || '=' || the_domain)
+    END
+$$;
+
+CREATE OR REPLACE VIEW postfix_gid AS
+    SELECT gid, domainname FROM domain_name;
+
+CREATE OR REPLACE FUNCTION postfix_virtual_alias_map(localpart varchar, the_domain varchar)
+    RETURNS TABLE (recipient varchar, destination varchar)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    did bigint;
+    queried varchar := localpart || '@' || the_domain;
+BEGIN
+    SELECT gid INTO did FROM domain_name WHERE domainname = the_domain;
+    IF did IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT queried, vmm_interpolate(a.destination, localpart, the_domain)
+          FROM alias a
+         WHERE a.gid = did AND a.address = localpart;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    PERFORM 1 FROM catchall c WHERE c.gid = did LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- With a catch-all, an account or relocated user must still win:
+    -- answer with the address itself.
+    PERFORM 1 FROM users u WHERE u.gid = did AND u.local_part = localpart;
+    IF NOT FOUND THEN
+        PERFORM 1 FROM relocated r
+         WHERE r.gid = did AND r.address = localpart;
+    END IF;
+    IF FOUND THEN
+        recipient := queried;
+        destination := queried;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT queried, vmm_interpolate(c.destination, localpart, the_domain)
+          FROM catchall c
+         WHERE c.gid = did;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION postfix_virtual_mailbox_map(localpart varchar, the_domain varchar)
+    RETURNS TABLE (address varchar, maildir text)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT (localpart || '@' || the_domain)::varchar,
+               d.domaindir || '/' || u.uid || '/' || m.directory || '/'
+          FROM domain_name n
+          JOIN users u ON u.gid = n.gid AND u.local_part = localpart
+          JOIN domain_data d ON d.gid = n.gid
+          JOIN maillocation m ON m.mid = u.mid
+         WHERE n.domainname = the_domain;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION postfix_virtual_uid_map(localpart varchar, the_domain varchar)
+    RETURNS TABLE (recipient varchar, uid bigint)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT (localpart || '@' || the_domain)::varchar, u.uid
+          FROM domain_name n
+          JOIN users u ON u.gid = n.gid AND u.local_part = localpart
+         WHERE n.domainname = the_domain;
+END;
+$$;
+
+-- The account's own transport, else its domain's (also for local parts
+-- that do not exist); for a relay domain, the relay domain's.
+CREATE OR REPLACE FUNCTION postfix_transport_map(localpart varchar, the_domain varchar)
+    RETURNS TABLE (recipient varchar, transport varchar)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT (localpart || '@' || the_domain)::varchar, t.transport
+          FROM domain_name n
+          JOIN domain_data d ON d.gid = n.gid
+          LEFT JOIN users u ON u.gid = n.gid AND u.local_part = localpart
+          JOIN transport t ON t.tid = coalesce(u.tid, d.tid)
+         WHERE n.domainname = the_domain;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT (localpart || '@' || the_domain)::varchar, t.transport
+          FROM relay_domain r
+          JOIN transport t ON t.tid = r.tid
+         WHERE r.domainname = the_domain;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION postfix_relocated_map(localpart varchar, the_domain varchar)
+    RETURNS TABLE (recipient varchar, destination varchar)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT (localpart || '@' || the_domain)::varchar, r.destination
+          FROM domain_name n
+          JOIN relocated r ON r.gid = n.gid AND r.address = localpart
+         WHERE n.domainname = the_domain;
+END;
+$$;
+
+-- Which SASL logins may use a sender address: for an account, its address
+-- under the primary and every alias domain; for an alias, its destinations.
+CREATE OR REPLACE FUNCTION postfix_smtpd_sender_login_map(localpart varchar, the_domain varchar)
+    RETURNS TABLE (sender varchar, login varchar)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    did bigint;
+    queried varchar := localpart || '@' || the_domain;
+BEGIN
+    SELECT gid INTO did FROM domain_name WHERE domainname = the_domain;
+    IF did IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT queried, (u.local_part || '@' || n.domainname)::varchar
+          FROM users u
+          JOIN domain_name n ON n.gid = u.gid
+         WHERE u.gid = did AND u.local_part = localpart;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT DISTINCT queried,
+               vmm_interpolate(a.destination, localpart, the_domain)
+          FROM alias a
+         WHERE a.gid = did AND a.address = localpart;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION postfix_relay_domain_map(the_domain varchar)
+    RETURNS TABLE (domain varchar, status varchar)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT r.domainname, 'OK'::varchar
+          FROM relay_domain r
+         WHERE r.domainname = the_domain;
+END;
+$$;
+
+-- A relay domain with a recipient list accepts only those local parts;
+-- one without a list accepts any.
+CREATE OR REPLACE FUNCTION postfix_relay_recipient_map(localpart varchar, the_domain varchar)
+    RETURNS TABLE (recipient varchar, status varchar)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM 1 FROM relay_domain r WHERE r.domainname = the_domain;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    PERFORM 1 FROM relay_recipient rr WHERE rr.domainname = the_domain LIMIT 1;
+    IF FOUND THEN
+        PERFORM 1 FROM relay_recipient rr
+         WHERE rr.domainname = the_domain AND rr.local_part = localpart;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+    recipient := localpart || '@' || the_domain;
+    status := 'OK';
+    RETURN NEXT;
+END;
+$$;
+
+-- Dovecot passdb: the hash and the effective service flags, so that
+-- password_query can filter with WHERE %Ls.
+CREATE OR REPLACE FUNCTION dovecotpassword(localpart varchar, the_domain varchar)
+    RETURNS TABLE (userid varchar, password varchar, smtp boolean,
+                   pop3 boolean, imap boolean, sieve boolean)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT (localpart || '@' || the_domain)::varchar, u.passwd,
+               s.smtp, s.pop3, s.imap, s.sieve
+          FROM domain_name n
+          JOIN users u ON u.gid = n.gid AND u.local_part = localpart
+          JOIN domain_data d ON d.gid = n.gid
+          JOIN service_set s ON s.ssid = coalesce(u.ssid, d.ssid)
+         WHERE n.domainname = the_domain;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION dovecotuser(localpart varchar, the_domain varchar)
+    RETURNS TABLE (userid varchar, uid bigint, gid bigint, home text,
+                   mail text)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT (localpart || '@' || the_domain)::varchar, u.uid, u.gid,
+               d.domaindir || '/' || u.uid,
+               f.format || ':~/' || m.directory
+          FROM domain_name n
+          JOIN users u ON u.gid = n.gid AND u.local_part = localpart
+          JOIN domain_data d ON d.gid = n.gid
+          JOIN maillocation m ON m.mid = u.mid
+          JOIN mailboxformat f ON f.fid = m.fid
+         WHERE n.domainname = the_domain;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION dovecotquotauser(localpart varchar, the_domain varchar)
+    RETURNS TABLE (userid varchar, uid bigint, gid bigint, home text,
+                   mail text, quota_rule text)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT (localpart || '@' || the_domain)::varchar, u.uid, u.gid,
+               d.domaindir || '/' || u.uid,
+               f.format || ':~/' || m.directory,
+               '*:bytes=' || q.bytes || ':messages=' || q.messages
+          FROM domain_name n
+          JOIN users u ON u.gid = n.gid AND u.local_part = localpart
+          JOIN domain_data d ON d.gid = n.gid
+          JOIN maillocation m ON m.mid = u.mid
+          JOIN mailboxformat f ON f.fid = m.fid
+          JOIN quotalimit q ON q.qid = coalesce(u.qid, d.qid)
+         WHERE n.domainname = the_domain;
+END;
+$$;
+
+-- Functions are executable by everyone unless revoked; only the roles
+-- set-permissions.sql names may call these.
+REVOKE ALL ON FUNCTION
+    postfix_virtual_alias_map(varchar, varchar),
+    postfix_virtual_mailbox_map(varchar, varchar),
+    postfix_virtual_uid_map(varchar, varchar),
+    postfix_transport_map(varchar, varchar),
+    postfix_relocated_map(varchar, varchar),
+    postfix_smtpd_sender_login_map(varchar, varchar),
+    postfix_relay_domain_map(varchar),
+    postfix_relay_recipient_map(varchar, varchar),
+    dovecotpassword(varchar, varchar),
+    dovecotuser(varchar, varchar),
+    dovecotquotauser(varchar, varchar)
+  FROM PUBLIC;
+REVOKE ALL ON postfix_gid FROM PUBLIC;

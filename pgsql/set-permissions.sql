@@ -1,0 +1,41 @@
+-- Give the Postfix and Dovecot database roles exactly what their lookups
+-- need, and nothing else.  Run as the owner of the vmm schema (or a
+-- superuser) after `vmm dbupgrade`, and again after every upgrade:
+--
+--   psql -d mailsys -v postfix=postfix -v dovecot=dovecot -f set-permissions.sql
+--
+-- The roles must exist (CREATE ROLE postfix LOGIN PASSWORD '…').  The lookup
+-- functions run with the owner's rights, so neither role can read a table
+-- directly: Postfix cannot read password hashes at all, Dovecot only through
+-- dovecotpassword(), and neither can read the audit log.
+
+\set ON_ERROR_STOP on
+
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM :"postfix", :"dovecot";
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM :"postfix", :"dovecot";
+GRANT USAGE ON SCHEMA public TO :"postfix", :"dovecot";
+
+GRANT EXECUTE ON FUNCTION
+    postfix_virtual_alias_map(varchar, varchar),
+    postfix_virtual_mailbox_map(varchar, varchar),
+    postfix_virtual_uid_map(varchar, varchar),
+    postfix_transport_map(varchar, varchar),
+    postfix_relocated_map(varchar, varchar),
+    postfix_smtpd_sender_login_map(varchar, varchar),
+    postfix_relay_domain_map(varchar),
+    postfix_relay_recipient_map(varchar, varchar)
+  TO :"postfix";
+-- virtual_mailbox_domains and virtual_gid_maps read this view.
+GRANT SELECT ON postfix_gid TO :"postfix";
+
+GRANT EXECUTE ON FUNCTION
+    dovecotpassword(varchar, varchar),
+    dovecotuser(varchar, varchar),
+    dovecotquotauser(varchar, varchar)
+  TO :"dovecot";
+-- iterate_query (doveadm -A) reads local parts and domain names directly.
+GRANT SELECT (local_part, gid) ON users TO :"dovecot";
+GRANT SELECT (gid) ON domain_data TO :"dovecot";
+GRANT SELECT (gid, domainname, is_primary) ON domain_name TO :"dovecot";
+-- Dovecot's dict quota keeps the usage per uid here.
+GRANT SELECT, INSERT, UPDATE, DELETE ON userquota TO :"dovecot";

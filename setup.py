@@ -1,0 +1,69 @@
+"""Build and install vmm.
+
+The SQL and the Postfix/Dovecot files in ``pgsql/`` are installed as the
+package ``vmm.pgsql`` (``vmm dbupgrade`` reads the schema from there), the
+man pages under ``share/man``, and the gettext catalogs in ``po/`` are
+compiled to ``vmm/locale/*/LC_MESSAGES/vmm.mo`` while building.
+"""
+
+import glob
+import os
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+
+def version():
+    with open(os.path.join('vmm', '__init__.py'), encoding='utf-8') as f:
+        for line in f:
+            if line.startswith('__version__'):
+                return line.split("'")[1]
+    raise RuntimeError('no __version__ in vmm/__init__.py')
+
+
+class BuildWithCatalogs(build_py):
+    """Compile po/*.po into the package's locale directory."""
+
+    def run(self):
+        super().run()
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+        for po_path in sorted(glob.glob(os.path.join('po', '*.po'))):
+            lang = os.path.splitext(os.path.basename(po_path))[0]
+            target = os.path.join(self.build_lib, 'vmm', 'locale', lang,
+                                  'LC_MESSAGES')
+            os.makedirs(target, exist_ok=True)
+            with open(po_path, 'rb') as po_file:
+                catalog = read_po(po_file, locale=lang)
+            with open(os.path.join(target, 'vmm.mo'), 'wb') as mo_file:
+                write_mo(mo_file, catalog)
+
+
+setup(
+    name='vmm',
+    version=version(),
+    description='Manage the mail domains, accounts and aliases of a '
+                'Postfix + Dovecot server kept in PostgreSQL',
+    long_description=open('README.rst', encoding='utf-8').read(),
+    long_description_content_type='text/x-rst',
+    license='BSD-3-Clause',
+    python_requires='>=3.9',
+    packages=['vmm', 'vmm.cli', 'vmm.models', 'vmm.pgsql'],
+    package_dir={'vmm.pgsql': 'pgsql'},
+    package_data={'vmm.pgsql': ['*.sql', 'upgrade/*.sql', 'postfix/*',
+                                'dovecot/*']},
+    data_files=[('share/man/man1', ['man/vmm.1']),
+                ('share/man/man5', ['man/vmm.cfg.5'])],
+    install_requires=[
+        'psycopg2>=2.8',
+        'idna>=3.0',
+        'libpass>=1.9',
+        'argon2-cffi>=21.0',
+        'bcrypt>=4.0',
+    ],
+    extras_require={
+        'test': ['pytest>=7', 'hypothesis>=6', 'Babel>=2.12'],
+    },
+    entry_points={'console_scripts': ['vmm = vmm.cli:main']},
+    cmdclass={'build_py': BuildWithCatalogs},
+)

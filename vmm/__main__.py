@@ -1,0 +1,5 @@
+"""``python -m vmm``."""
+
+from vmm.cli import main
+
+main()

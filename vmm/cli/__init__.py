@@ -1,0 +1,118 @@
+"""The ``vmm`` command: parse, call the handler, print, map errors to exit
+codes.
+
+Only the parser of the subcommand being run is built (and only its module
+imported), so that a command starts nearly as fast as the interpreter;
+``vmm help`` and ``vmm -h`` build them all.
+"""
+
+import sys
+
+from vmm import errors
+from vmm.errors import VMMError
+from vmm.i18n import _
+
+# long name: (short name, module in vmm.cli, changes the database)
+COMMANDS = {
+    'configget': ('cg', 'config_cmd', False),
+    'configset': ('cs', 'config_cmd', False),
+    'configure': ('cf', 'config_cmd', False),
+    'getuser': ('gu', 'account_cmd', False),
+    'listdomains': ('ld', 'list_cmd', False),
+    'listaddresses': ('ll', 'list_cmd', False),
+    'listaliases': ('la', 'list_cmd', False),
+    'listrelocated': ('lr', 'list_cmd', False),
+    'listusers': ('lu', 'list_cmd', False),
+    'listpwschemes': ('lp', 'account_cmd', False),
+    'help': ('h', 'general_cmd', False),
+    'version': ('v', 'general_cmd', False),
+    'domainadd': ('da', 'domain_cmd', True),
+    'domaindelete': ('dd', 'domain_cmd', True),
+    'domaininfo': ('di', 'domain_cmd', False),
+    'domainquota': ('dq', 'domain_cmd', True),
+    'domainservices': ('ds', 'domain_cmd', True),
+    'domaintransport': ('dt', 'domain_cmd', True),
+    'domainnote': ('do', 'domain_cmd', True),
+    'domainlimits': ('dl', 'domain_cmd', True),
+    'aliasdomainadd': ('ada', 'aliasdomain_cmd', True),
+    'aliasdomaindelete': ('add', 'aliasdomain_cmd', True),
+    'aliasdomaininfo': ('adi', 'aliasdomain_cmd', False),
+    'aliasdomainswitch': ('ads', 'aliasdomain_cmd', True),
+    'relaydomainadd': ('rla', 'aliasdomain_cmd', True),
+    'relaydomaindelete': ('rld', 'aliasdomain_cmd', True),
+    'relaydomaininfo': ('rli', 'aliasdomain_cmd', False),
+    'useradd': ('ua', 'account_cmd', True),
+    'userdelete': ('ud', 'account_cmd', True),
+    'userinfo': ('ui', 'account_cmd', False),
+    'username': ('un', 'account_cmd', True),
+    'userpassword': ('up', 'account_cmd', True),
+    'usernote': ('uo', 'account_cmd', True),
+    'userquota': ('uq', 'account_cmd', True),
+    'userservices': ('us', 'account_cmd', True),
+    'usertransport': ('ut', 'account_cmd', True),
+    'aliasadd': ('aa', 'alias_cmd', True),
+    'aliasdelete': ('ad', 'alias_cmd', True),
+    'aliasinfo': ('ai', 'alias_cmd', False),
+    'relocatedadd': ('ra', 'alias_cmd', True),
+    'relocateddelete': ('rd', 'alias_cmd', True),
+    'relocatedinfo': ('ri', 'alias_cmd', False),
+    'catchalladd': ('caa', 'alias_cmd', True),
+    'catchalldelete': ('cad', 'alias_cmd', True),
+    'catchallinfo': ('cai', 'alias_cmd', False),
+    'dbupgrade': ('dbu', 'general_cmd', True),
+}
+SHORT_NAMES = {short: long for long, (short, _m, _w) in COMMANDS.items()}
+
+
+def command_name(name):
+    """The long name of a subcommand given by its long or short name."""
+    return name if name in COMMANDS else SHORT_NAMES.get(name)
+
+
+def _find_subcommand(argv):
+    """The subcommand in *argv*, skipping the global options."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ('-c', '--config'):
+            skip = True
+        elif not arg.startswith('-'):
+            return command_name(arg)
+    return None
+
+
+def main(argv=None):
+    """Entry point of the ``vmm`` script; returns the exit status."""
+    if argv is None:
+        argv = sys.argv[1:]
+        code = run(argv)
+        sys.exit(code)
+    return run(argv)
+
+
+def run(argv):
+    from vmm.cli import output
+    output.setup_streams()
+    try:
+        from vmm.cli.parser import build_parser
+        parser = build_parser(_find_subcommand(argv))
+        args = parser.parse_args(argv)
+        args.argv = argv
+        if args.version:
+            from vmm.cli.general_cmd import print_version
+            print_version()
+            return 0
+        if not getattr(args, 'func', None):
+            parser.print_usage(sys.stderr)
+            output.error(_('no subcommand given; see `vmm help`'))
+            return errors.USAGE
+        return args.func(args) or 0
+    except VMMError as err:
+        output.error(err.msg)
+        return err.code
+    except KeyboardInterrupt:
+        output.error(_('interrupted'))
+        return errors.INTERRUPTED
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,99 @@
+"""Glue shared by the command modules: running a handler in one
+transaction, reading passwords, hiding secrets from the audit log."""
+
+import sys
+
+from vmm import errors
+from vmm.cli import output
+from vmm.errors import VMMError
+from vmm.i18n import _
+
+# Options whose value is a password or a hash, never written to the log.
+SECRET_OPTIONS = ('-p', '--password', '--hash')
+SECRET_COMMANDS = ('useradd', 'userpassword', 'domainadd', 'configset')
+
+
+def loggable_command_line(command, argv):
+    """The command line with passwords and hashes replaced by ``***``."""
+    shown, hide_next = ['vmm'], False
+    secret_options = SECRET_OPTIONS if command in SECRET_COMMANDS else ()
+    for arg in argv:
+        if hide_next:
+            shown.append('***')
+            hide_next = False
+        elif arg in secret_options:
+            shown.append(arg)
+            hide_next = True
+        elif any(arg.startswith(opt + '=') for opt in secret_options
+                 if opt.startswith('--')):
+            shown.append(arg.split('=', 1)[0] + '=***')
+        elif secret_options and arg.startswith('-p') and len(arg) > 2 and \
+                not arg.startswith('--'):
+            shown.append('-p***')
+        else:
+            shown.append(arg)
+    return ' '.join(shown)
+
+
+def run(args, work):
+    """Run ``work(handler)`` as one transaction and return its result.
+
+    Warnings are printed once the transaction has committed; on any
+    failure everything is rolled back, directories included.
+    """
+    from vmm.cli import COMMANDS
+    from vmm.handler import Handler
+    handler = Handler(args.config, read_write=COMMANDS[args.command][2],
+                      command_line=loggable_command_line(
+                          args.command, getattr(args, 'argv', [])))
+    try:
+        result = work(handler)
+        handler.commit()
+    except BaseException:
+        handler.rollback()
+        raise
+    finally:
+        handler.close()
+    for message in handler.warnings:
+        output.warning(message)
+    return result
+
+
+def read_password(handler, given, address):
+    """The new account's password: *given*, else generated (with
+    account.random_password), else asked twice on a terminal, else one
+    line from standard input.  Returns (password, was_generated)."""
+    if given is not None:
+        if not given:
+            raise VMMError(_('An empty password is not allowed'),
+                           errors.ACCOUNT_MISSING_PASSWORD)
+        return given, False
+    if handler.config['account.random_password']:
+        return handler.random_password(), True
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        password = line.rstrip('\r\n')
+        if not password:
+            raise VMMError(_("No password given for '%s' (use -p, a line on "
+                             'standard input, or account.random_password)')
+                           % address, errors.ACCOUNT_MISSING_PASSWORD)
+        return password, False
+    import getpass
+    for _try in range(3):
+        try:
+            first = getpass.getpass(_('Enter new password: '))
+            second = getpass.getpass(_('Retype new password: '))
+        except EOFError:
+            raise KeyboardInterrupt from None
+        if not first:
+            output.warning(_('An empty password is not allowed'))
+        elif first != second:
+            output.warning(_('The passwords do not match'))
+        else:
+            return first, False
+    raise VMMError(_('Too many failed attempts'),
+                   errors.VMM_TOO_MANY_FAILURES)
+
+
+def yes_no(flag):
+    return _('yes') if flag else _('no')

@@ -1,0 +1,267 @@
+"""domainadd, domaindelete, domaininfo, domainquota, domainservices,
+domaintransport, domainnote, domainlimits."""
+
+from vmm.cli import common, output
+from vmm.cli.parser import add_command
+from vmm.i18n import _, ngettext
+
+DETAILS = ('accounts', 'aliasdomains', 'aliases', 'catchall', 'relocated',
+           'full')
+
+
+def format_quota(quota):
+    from vmm.models.values import QuotaLimit
+    storage = QuotaLimit.format_bytes(quota.bytes) if quota.bytes else \
+        _('unlimited')
+    messages = str(quota.messages) if quota.messages else _('unlimited')
+    return _('Storage: %(storage)s; Messages: %(messages)s') % {
+        'storage': storage, 'messages': messages}
+
+
+def format_services(services):
+    from vmm.models.values import SERVICES
+    enabled = [name.upper() for name in SERVICES if getattr(services, name)]
+    return ' '.join(enabled) if enabled else _('none')
+
+
+def format_limit(used, limit):
+    return '%d / %s' % (used, limit if limit else _('unlimited'))
+
+
+def do_domainadd(args):
+    def work(handler):
+        from vmm.models.values import DomainName
+        name = DomainName(args.fqdn)
+        postmaster = generated = None
+        if handler.config['domain.auto_postmaster']:
+            postmaster, generated = common.read_password(
+                handler, None, 'postmaster@' + name.unicode)
+        domain = handler.domain_add(name, args.transport, args.note,
+                                    postmaster)
+        return domain.unicode, postmaster if generated else None
+    name, generated = common.run(args, work)
+    if generated:
+        output.line(_('Generated password for %(address)s: %(password)s')
+                    % {'address': 'postmaster@' + name,
+                       'password': generated})
+
+
+def do_domaindelete(args):
+    common.run(args, lambda h: h.domain_delete(
+        args.fqdn, True if args.delete_directory else None,
+        True if args.force else None))
+
+
+def do_domaininfo(args):
+    def work(handler):
+        domain, counts = handler.domain_info(args.fqdn)
+        rows = [
+            (_('Domain name'), domain.unicode),
+            (_('GID'), domain.gid),
+            (_('Domain directory'), domain.directory),
+            (_('Quota limit/user'), format_quota(domain.quota)),
+            (_('Active services'), format_services(domain.services)),
+            (_('Transport'), domain.transport),
+            (_('Alias domains'), format_limit(counts['alias_domains'],
+                                              domain.max_alias_domains)),
+            (_('Accounts'), format_limit(counts['accounts'],
+                                         domain.max_accounts)),
+            (_('Aliases'), format_limit(
+                counts['aliases'] + (1 if counts['catchall'] else 0),
+                domain.max_aliases)),
+            (_('Relocated'), counts['relocated']),
+            (_('Catch-all destinations'), counts['catchall']),
+            (_('Note'), domain.note or ''),
+        ]
+        output.info(_('Domain information'), rows)
+        details = DETAILS[:-1] if args.details == 'full' else \
+            [args.details] if args.details else []
+        titles = {'accounts': _('Available accounts'),
+                  'aliasdomains': _('Alias domains'),
+                  'aliases': _('Available aliases'),
+                  'catchall': _('Catch-all destinations'),
+                  'relocated': _('Relocated users')}
+        from vmm.models.values import EmailAddress, display_domain
+        for detail in details:
+            shown = display_domain if detail == 'aliasdomains' else \
+                EmailAddress.display
+            output.items(titles[detail],
+                         (shown(v) for v in
+                          handler.domain_details(domain, detail)))
+    common.run(args, work)
+
+
+def _report_reset(count):
+    if count:
+        output.line(ngettext('%d account lost its own setting',
+                             '%d accounts lost their own setting', count)
+                    % count)
+
+
+def do_domainquota(args):
+    _report_reset(common.run(args, lambda h: h.domain_quota(
+        args.fqdn, args.storage, args.messages, args.force)))
+
+
+def do_domainservices(args):
+    _report_reset(common.run(args, lambda h: h.domain_services(
+        args.fqdn, args.enable or (), args.disable or (), args.force)))
+
+
+def do_domaintransport(args):
+    _report_reset(common.run(args, lambda h: h.domain_transport(
+        args.fqdn, args.transport, args.force)))
+
+
+def do_domainnote(args):
+    common.run(args, lambda h: h.domain_note(
+        args.fqdn, None if args.delete else args.note))
+
+
+def do_domainlimits(args):
+    def work(handler):
+        if (args.accounts, args.aliases, args.alias_domains) == \
+                (None, None, None):
+            domain, counts = handler.domain_info(args.fqdn)
+        else:
+            domain = handler.domain_limits(
+                args.fqdn, accounts=args.accounts, aliases=args.aliases,
+                alias_domains=args.alias_domains)
+            counts = domain.counts()
+        output.info(_('Domain limits'), [
+            (_('Domain name'), domain.unicode),
+            (_('Accounts'), format_limit(counts['accounts'],
+                                         domain.max_accounts)),
+            (_('Aliases'), format_limit(
+                counts['aliases'] + (1 if counts['catchall'] else 0),
+                domain.max_aliases)),
+            (_('Alias domains'), format_limit(counts['alias_domains'],
+                                              domain.max_alias_domains)),
+        ])
+    common.run(args, work)
+
+
+def count(text):
+    """A limit: a whole number ≥ 0 (0 = unlimited)."""
+    import argparse
+    if not text.isascii() or not text.isdigit() or int(text) > 2 ** 31 - 1:
+        raise argparse.ArgumentTypeError(
+            _("invalid number: '%s' (a whole number, 0 for unlimited)")
+            % text)
+    return int(text)
+
+
+def _services(parser):
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument('-e', '--enable', nargs='+', metavar='SERVICE',
+                       help=_('services to enable: imap, pop3, sieve, smtp'))
+    group.add_argument('-d', '--disable', nargs='+', metavar='SERVICE',
+                       help=_('services to disable'))
+    return group
+
+
+def _force(parser, text):
+    parser.add_argument('--force', action='store_true', help=text)
+
+
+def build_domainadd(sub, name, short):
+    p = add_command(sub, name, short, _('create a new domain'), do_domainadd)
+    p.add_argument('fqdn', metavar='FQDN')
+    p.add_argument('-n', '--note', help=_('a note on the domain'))
+    p.add_argument('-t', '--transport',
+                   help=_('the transport of the domain (default: '
+                          'domain.transport)'))
+    return p
+
+
+def build_domaindelete(sub, name, short):
+    p = add_command(sub, name, short, _('delete a domain'), do_domaindelete)
+    p.add_argument('fqdn', metavar='FQDN')
+    p.add_argument('--delete-directory', action='store_true',
+                   help=_("also remove the domain's directory"))
+    _force(p, _('also delete its accounts, aliases, relocated users and '
+                'catch-all destinations'))
+    return p
+
+
+def build_domaininfo(sub, name, short):
+    p = add_command(sub, name, short, _('show information about a domain'),
+                    do_domaininfo)
+    p.add_argument('fqdn', metavar='FQDN')
+    p.add_argument('-d', '--details', choices=DETAILS,
+                   help=_('also list the domain\'s accounts, alias domains, '
+                          'aliases, catch-all destinations, relocated users '
+                          'or all of them'))
+    return p
+
+
+def build_domainquota(sub, name, short):
+    p = add_command(sub, name, short,
+                    _("set the default quota limit of a domain's accounts"),
+                    do_domainquota)
+    p.add_argument('fqdn', metavar='FQDN')
+    p.add_argument('storage', metavar='STORAGE',
+                   help=_('bytes, with an optional suffix b, k, M or G; '
+                          '0 = unlimited'))
+    p.add_argument('-m', '--messages', metavar='MESSAGES',
+                   help=_('the most messages; 0 = unlimited'))
+    _force(p, _("also reset accounts' own quota limits"))
+    return p
+
+
+def build_domainservices(sub, name, short):
+    p = add_command(sub, name, short,
+                    _("set the services a domain's accounts may use"),
+                    do_domainservices)
+    p.add_argument('fqdn', metavar='FQDN')
+    _services(p)
+    _force(p, _("also reset accounts' own service settings"))
+    return p
+
+
+def build_domaintransport(sub, name, short):
+    p = add_command(sub, name, short,
+                    _("set the default transport of a domain's accounts"),
+                    do_domaintransport)
+    p.add_argument('fqdn', metavar='FQDN')
+    p.add_argument('transport', metavar='TRANSPORT')
+    _force(p, _("also reset accounts' own transports"))
+    return p
+
+
+def build_domainnote(sub, name, short):
+    p = add_command(sub, name, short, _('set or delete the note of a '
+                                        'domain'), do_domainnote)
+    p.add_argument('fqdn', metavar='FQDN')
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument('-d', '--delete', action='store_true',
+                       help=_('delete the note'))
+    group.add_argument('-n', '--note', help=_('the new note'))
+    return p
+
+
+def build_domainlimits(sub, name, short):
+    p = add_command(sub, name, short,
+                    _('show or set the most accounts, aliases and alias '
+                      'domains a domain may have'), do_domainlimits)
+    p.add_argument('fqdn', metavar='FQDN')
+    p.add_argument('--accounts', type=count, metavar='N',
+                   help=_('the most accounts; 0 = unlimited'))
+    p.add_argument('--aliases', type=count, metavar='N',
+                   help=_('the most aliases (a catch-all counts as one); '
+                          '0 = unlimited'))
+    p.add_argument('--alias-domains', type=count, metavar='N',
+                   help=_('the most alias domains; 0 = unlimited'))
+    return p
+
+
+BUILDERS = {
+    'domainadd': build_domainadd,
+    'domaindelete': build_domaindelete,
+    'domaininfo': build_domaininfo,
+    'domainquota': build_domainquota,
+    'domainservices': build_domainservices,
+    'domaintransport': build_domaintransport,
+    'domainnote': build_domainnote,
+    'domainlimits': build_domainlimits,
+}

@@ -1,0 +1,54 @@
+"""argparse set-up shared by the command modules."""
+
+import argparse
+import importlib
+import sys
+
+from vmm import errors
+from vmm.i18n import _
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with vmm's one-line errors (exit 2, SPEC §8)."""
+
+    def error(self, message):
+        from vmm.cli import output
+        output.error('%s (%s)' % (message, _('see `%s -h`') % self.prog))
+        sys.exit(errors.USAGE)
+
+
+def build_parser(only=None):
+    """The top-level parser with the subparser of *only*, or all."""
+    from vmm import __version__
+    from vmm.cli import COMMANDS
+    parser = ArgumentParser(
+        prog='vmm', add_help=True,
+        description=_('Manage the domains, accounts, aliases and relocated '
+                      'users of a Postfix + Dovecot mail server kept in '
+                      'PostgreSQL.'),
+        epilog=_('`vmm help SUBCOMMAND` describes a subcommand.'))
+    parser.add_argument('-v', '--version', action='store_true',
+                        help=_('show the version and exit'))
+    parser.add_argument('-c', '--config', metavar='FILE',
+                        help=_('the configuration file (default: '
+                               '$VMM_CONFIG, then /root/vmm.cfg, '
+                               '/usr/local/etc/vmm.cfg, /etc/vmm.cfg, '
+                               '/etc/vmm/vmm.cfg)'))
+    sub = parser.add_subparsers(title=_('subcommands'), metavar='SUBCOMMAND',
+                                parser_class=ArgumentParser)
+    names = [only] if only else list(COMMANDS)
+    for name in names:
+        short, module_name, _writes = COMMANDS[name]
+        module = importlib.import_module('vmm.cli.' + module_name)
+        subparser = module.BUILDERS[name](sub, name, short)
+        subparser.set_defaults(command=name)
+    parser.subparsers = sub
+    return parser
+
+
+def add_command(sub, name, short, help_text, func, description=None):
+    """A subparser reachable by its long and its short name."""
+    parser = sub.add_parser(name, aliases=[short], help=help_text,
+                            description=description or help_text)
+    parser.set_defaults(func=func)
+    return parser

@@ -1,0 +1,142 @@
+"""Aliases, catch-all destinations and relocated users."""
+
+from vmm import errors
+from vmm.errors import VMMError
+from vmm.i18n import _
+from vmm.models.values import EmailAddress
+
+
+class Alias:
+    """All destinations of one alias address (``alias`` rows)."""
+
+    def __init__(self, cur, domain, localpart):
+        self._cur = cur
+        self.domain = domain
+        self.localpart = localpart
+
+    @property
+    def address(self):
+        return '%s@%s' % (self.localpart, self.domain.name)
+
+    @property
+    def unicode(self):
+        return '%s@%s' % (self.localpart, self.domain.unicode)
+
+    def destinations(self):
+        self._cur.execute('SELECT destination FROM alias WHERE gid = %s AND '
+                          'address = %s ORDER BY destination',
+                          (self.domain.gid, self.localpart))
+        return [row[0] for row in self._cur.fetchall()]
+
+    def require(self):
+        destinations = self.destinations()
+        if not destinations:
+            raise VMMError(_("The alias '%s' does not exist") % self.unicode,
+                           errors.NO_SUCH_ALIAS)
+        return destinations
+
+    def add(self, destinations):
+        """Add the new ones; return (added, already present)."""
+        present = set(self.destinations())
+        added = [d for d in dict.fromkeys(destinations) if d not in present]
+        for destination in added:
+            self._cur.execute('INSERT INTO alias (gid, address, destination) '
+                              'VALUES (%s, %s, %s)',
+                              (self.domain.gid, self.localpart, destination))
+        return added, [d for d in destinations if d in present]
+
+    def delete(self, destinations=None):
+        """Delete the given destinations, or all; return what was deleted.
+        A destination that is not there is an error (exit 53)."""
+        present = self.require()
+        if destinations is None:
+            destinations = present
+        missing = [d for d in destinations if d not in present]
+        if missing:
+            raise VMMError(_("The alias '%(alias)s' has no destination "
+                             "'%(dest)s'") % {
+                                 'alias': self.unicode,
+                                 'dest': EmailAddress.display(missing[0])},
+                           errors.NO_SUCH_ALIAS)
+        self._cur.execute('DELETE FROM alias WHERE gid = %s AND address = %s '
+                          'AND destination = ANY(%s)',
+                          (self.domain.gid, self.localpart,
+                           list(destinations)))
+        return list(destinations)
+
+
+class CatchallAlias:
+    """The catch-all destinations of a domain."""
+
+    def __init__(self, cur, domain):
+        self._cur = cur
+        self.domain = domain
+
+    def destinations(self):
+        self._cur.execute('SELECT destination FROM catchall WHERE gid = %s '
+                          'ORDER BY destination', (self.domain.gid,))
+        return [row[0] for row in self._cur.fetchall()]
+
+    def add(self, destinations):
+        present = set(self.destinations())
+        added = [d for d in dict.fromkeys(destinations) if d not in present]
+        for destination in added:
+            self._cur.execute('INSERT INTO catchall (gid, destination) '
+                              'VALUES (%s, %s)',
+                              (self.domain.gid, destination))
+        return added, [d for d in destinations if d in present]
+
+    def delete(self, destinations=None):
+        present = self.destinations()
+        if not present:
+            raise VMMError(_("The domain '%s' has no catch-all destinations")
+                           % self.domain.unicode, errors.NO_SUCH_ALIAS)
+        if destinations is None:
+            destinations = present
+        missing = [d for d in destinations if d not in present]
+        if missing:
+            raise VMMError(_("The domain '%(domain)s' has no catch-all "
+                             "destination '%(dest)s'") % {
+                                 'domain': self.domain.unicode,
+                                 'dest': EmailAddress.display(missing[0])},
+                           errors.NO_SUCH_ALIAS)
+        self._cur.execute('DELETE FROM catchall WHERE gid = %s AND '
+                          'destination = ANY(%s)',
+                          (self.domain.gid, list(destinations)))
+        return list(destinations)
+
+
+class Relocated:
+    """A user who moved: Postfix rejects mail and names the new address."""
+
+    def __init__(self, cur, domain, localpart, destination=None):
+        self._cur = cur
+        self.domain = domain
+        self.localpart = localpart
+        self.destination = destination
+
+    @property
+    def unicode(self):
+        return '%s@%s' % (self.localpart, self.domain.unicode)
+
+    @classmethod
+    def get(cls, cur, domain, localpart):
+        cur.execute('SELECT destination FROM relocated WHERE gid = %s AND '
+                    'address = %s', (domain.gid, localpart))
+        row = cur.fetchone()
+        if row is None:
+            raise VMMError(_("The relocated user '%s' does not exist")
+                           % ('%s@%s' % (localpart, domain.unicode)),
+                           errors.NO_SUCH_RELOCATED)
+        return cls(cur, domain, localpart, row[0])
+
+    @classmethod
+    def create(cls, cur, domain, localpart, destination):
+        cur.execute('INSERT INTO relocated (gid, address, destination) '
+                    'VALUES (%s, %s, %s)', (domain.gid, localpart,
+                                            destination))
+        return cls(cur, domain, localpart, destination)
+
+    def delete(self):
+        self._cur.execute('DELETE FROM relocated WHERE gid = %s AND '
+                          'address = %s', (self.domain.gid, self.localpart))

@@ -1,0 +1,63 @@
+"""Rows shared by domains and accounts: transports, quota limits, service
+sets and mail locations are stored once and referenced by id."""
+
+from vmm.models.values import QuotaLimit, ServiceSet, SERVICES
+
+
+def _id_of(cur, table, key, columns, values):
+    """The id of the row with *values*, inserting it when it is new."""
+    where = ' AND '.join('%s = %%s' % c for c in columns)
+    cur.execute('SELECT %s FROM %s WHERE %s' % (key, table, where), values)
+    row = cur.fetchone()
+    if row:
+        return row[0]
+    cur.execute('INSERT INTO %s (%s) VALUES (%s) ON CONFLICT DO NOTHING '
+                'RETURNING %s' % (table, ', '.join(columns),
+                                  ', '.join(['%s'] * len(columns)), key),
+                values)
+    row = cur.fetchone()
+    if row:
+        return row[0]
+    # Another transaction inserted the same row and committed meanwhile:
+    # a new statement sees it.
+    cur.execute('SELECT %s FROM %s WHERE %s' % (key, table, where), values)
+    return cur.fetchone()[0]
+
+
+def transport_id(cur, transport):
+    return _id_of(cur, 'transport', 'tid', ('transport',), (str(transport),))
+
+
+def quota_id(cur, quota):
+    return _id_of(cur, 'quotalimit', 'qid', ('bytes', 'messages'),
+                  (quota.bytes, quota.messages))
+
+
+def services_id(cur, services):
+    return _id_of(cur, 'service_set', 'ssid', SERVICES, services.as_tuple())
+
+
+def maillocation_id(cur, mailbox_format, directory):
+    cur.execute('SELECT fid FROM mailboxformat WHERE format = %s',
+                (mailbox_format,))
+    fid = cur.fetchone()[0]
+    return _id_of(cur, 'maillocation', 'mid', ('fid', 'directory'),
+                  (fid, directory))
+
+
+def transport_text(cur, tid):
+    cur.execute('SELECT transport FROM transport WHERE tid = %s', (tid,))
+    return cur.fetchone()[0]
+
+
+def quota_of(cur, qid):
+    cur.execute('SELECT bytes, messages FROM quotalimit WHERE qid = %s',
+                (qid,))
+    return QuotaLimit(*cur.fetchone())
+
+
+def services_of(cur, ssid):
+    cur.execute('SELECT smtp, pop3, imap, sieve FROM service_set '
+                'WHERE ssid = %s', (ssid,))
+    return ServiceSet(*cur.fetchone())
+

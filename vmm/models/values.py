@@ -1,0 +1,288 @@
+"""Value types: parsed and validated forms of what users type.
+
+Each parser raises VMMError with the exit code SPEC §8 gives the mistake,
+so callers never see half-valid input.
+"""
+
+import re
+
+from vmm import errors
+from vmm.errors import VMMError
+from vmm.i18n import _
+
+MAX_DOMAIN_LENGTH = 253
+MAX_LOCALPART_OCTETS = 64
+MAX_ADDRESS_OCTETS = 320
+MAX_TRANSPORT_LENGTH = 270
+
+_LDH_LABEL = re.compile(r'(?!-)[a-z0-9-]{1,63}(?<!-)\Z')
+_LOCALPART = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]+\Z")
+_PLACEHOLDER = re.compile(r'%[nd=]')
+
+
+def _idna_error(name, reason=''):
+    message = _("Invalid domain name: '%s'") % name
+    if reason:
+        message += ' (%s)' % reason
+    return VMMError(message, errors.DOMAIN_INVALID)
+
+
+class DomainName(str):
+    """A domain name in ACE form (``xn--…``); ``.unicode`` for display."""
+
+    __slots__ = ()
+
+    def __new__(cls, name):
+        return str.__new__(cls, cls.to_ace(name))
+
+    @staticmethod
+    def to_ace(name):
+        if '\0' in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise VMMError(_('Invalid domain name: control characters are '
+                             'not allowed'), errors.DOMAIN_INVALID)
+        if not name:
+            raise VMMError(_('No domain name given'), errors.DOMAIN_NO_NAME)
+        lowered = name.lower()
+        if lowered.isascii() and 'xn--' not in lowered:
+            ace = lowered
+        else:
+            ace = _ace_from_idna(name)
+        if len(ace) > MAX_DOMAIN_LENGTH:
+            raise VMMError(_("The domain name '%s' is too long")
+                           % name, errors.DOMAIN_TOO_LONG)
+        labels = ace.split('.')
+        if len(labels) < 2 or not all(_LDH_LABEL.match(l) for l in labels):
+            if any(len(l) > 63 for l in labels):
+                raise VMMError(_("The domain name '%s' has a label longer "
+                                 "than 63 characters") % name,
+                               errors.DOMAIN_TOO_LONG)
+            raise _idna_error(name)
+        if labels[-1].isdigit():
+            raise _idna_error(name)
+        return ace
+
+    @property
+    def unicode(self):
+        """The name for people: Unicode labels where they are IDN."""
+        if 'xn--' not in self:
+            return str(self)
+        import idna
+        try:
+            return idna.decode(str(self))
+        except idna.IDNAError:
+            return str(self)
+
+
+def _ace_from_idna(name):
+    import idna
+    try:
+        ace = idna.encode(name, uts46=True).decode('ascii')
+    except (idna.IDNAError, UnicodeError) as err:
+        raise _idna_error(name, str(err)) from None
+    # Round-trip ACE input so that bogus xn-- labels are refused too.
+    try:
+        idna.decode(ace)
+    except (idna.IDNAError, UnicodeError) as err:
+        raise _idna_error(name, str(err)) from None
+    return ace
+
+
+def display_domain(ace):
+    """Unicode form of a stored ACE domain name."""
+    return DomainName.unicode.fget(ace)
+
+
+def check_localpart(localpart):
+    """Validate and lower-case a local part (SPEC §2)."""
+    if not localpart:
+        raise VMMError(_('No local part given'), errors.LOCALPART_INVALID)
+    if len(localpart.encode('utf-8', 'surrogateescape')) > \
+            MAX_LOCALPART_OCTETS:
+        raise VMMError(_("The local part '%s' is longer than 64 octets")
+                       % localpart, errors.LOCALPART_TOO_LONG)
+    if not _LOCALPART.match(localpart) or localpart.startswith('.') or \
+            localpart.endswith('.') or '..' in localpart:
+        raise VMMError(_("The local part '%s' contains invalid characters")
+                       % _printable(localpart), errors.LOCALPART_INVALID)
+    return localpart.lower()
+
+
+def _printable(text):
+    return text.encode('unicode_escape', 'backslashreplace').decode(
+        'ascii') if not text.isprintable() else text
+
+
+class EmailAddress:
+    """``localpart@domain``, validated; the domain stored in ACE form."""
+
+    __slots__ = ('localpart', 'domain')
+
+    def __init__(self, address):
+        if isinstance(address, EmailAddress):
+            self.localpart, self.domain = address.localpart, address.domain
+            return
+        if '\0' in address:
+            raise VMMError(_('Invalid address: NUL characters are not '
+                             'allowed'), errors.INVALID_ADDRESS)
+        if address.count('@') != 1:
+            raise VMMError(_("Invalid address: '%s'") % _printable(address),
+                           errors.INVALID_ADDRESS)
+        localpart, domain = address.split('@')
+        if not domain:
+            raise VMMError(_("Missing domain name after '%s@'")
+                           % _printable(localpart), errors.DOMAIN_NO_NAME)
+        self.localpart = check_localpart(localpart)
+        self.domain = DomainName(domain)
+        if len(str(self).encode('utf-8')) > MAX_ADDRESS_OCTETS:
+            raise VMMError(_("The address '%s' is too long") % address,
+                           errors.INVALID_ADDRESS)
+
+    def __str__(self):
+        return '%s@%s' % (self.localpart, self.domain)
+
+    def __repr__(self):
+        return 'EmailAddress(%r)' % str(self)
+
+    def __eq__(self, other):
+        return isinstance(other, EmailAddress) and str(self) == str(other)
+
+    def __hash__(self):
+        return hash(str(self))
+
+    @property
+    def unicode(self):
+        return '%s@%s' % (self.localpart, self.domain.unicode)
+
+    @staticmethod
+    def parse_destination(destination, placeholders=True):
+        """Validate an alias/catch-all/relocated destination.
+
+        Placeholders ``%n``, ``%d``, ``%=`` are kept verbatim (when
+        *placeholders*) and filled in by the lookup functions; the rest is
+        validated as an address and returned with its domain in ACE form.
+        """
+        if placeholders and '%' in destination:
+            probe = _PLACEHOLDER.sub(lambda m: {'%n': 'n', '%d': 'd.example',
+                                                '%=': 'n=d.example'}[m[0]],
+                                     destination)
+            if '%' in probe:
+                raise VMMError(_("Invalid placeholder in '%s' (use %%n, %%d "
+                                 "or %%=)") % destination,
+                               errors.INVALID_ADDRESS)
+            EmailAddress(probe)
+            local, _at, domain = destination.rpartition('@')
+            if '%' in domain:
+                return destination.lower() if '%' not in local else \
+                    '%s@%s' % (local.lower(), domain.lower())
+            return '%s@%s' % (local.lower(), DomainName(domain))
+        return str(EmailAddress(destination))
+
+    @staticmethod
+    def display(address):
+        """Unicode form of a stored ``local@ace-domain`` string."""
+        local, _at, domain = address.rpartition('@')
+        if 'xn--' not in domain or '%' in domain:
+            return address
+        return '%s@%s' % (local, display_domain(domain))
+
+
+class QuotaLimit:
+    """Storage bytes and message count; 0 means unlimited."""
+
+    __slots__ = ('bytes', 'messages')
+    _UNITS = {'': 1, 'b': 1, 'k': 1024, 'K': 1024, 'M': 1024 ** 2,
+              'G': 1024 ** 3}
+    _SIZE = re.compile(r'(\d{1,20})([bkKMG]?)\Z')
+
+    def __init__(self, bytes_, messages=0):
+        self.bytes = bytes_
+        self.messages = messages
+
+    @classmethod
+    def parse_bytes(cls, text):
+        match = cls._SIZE.match(text.strip())
+        if not match:
+            raise VMMError(_("Invalid storage size: '%s' (a whole number "
+                             "with an optional suffix b, k, M or G)")
+                           % _printable(text), errors.INVALID_OPTION)
+        size = int(match.group(1)) * cls._UNITS[match.group(2)]
+        if size > 2 ** 63 - 1:
+            raise VMMError(_("Storage size too large: '%s'") % text,
+                           errors.INVALID_OPTION)
+        return size
+
+    @staticmethod
+    def parse_messages(text):
+        text = str(text).strip()
+        if not text.isdigit() or not text.isascii() or \
+                int(text) > 2 ** 31 - 1:
+            raise VMMError(_("Invalid number of messages: '%s' (a whole "
+                             "number, 0 for unlimited)") % _printable(text),
+                           errors.INVALID_OPTION)
+        return int(text)
+
+    @staticmethod
+    def format_bytes(size):
+        """Bytes in the largest unit that divides them, as vmm.cfg takes."""
+        for suffix in ('G', 'M', 'k'):
+            unit = QuotaLimit._UNITS[suffix]
+            if size and size % unit == 0:
+                return '%d%s' % (size // unit, suffix)
+        return str(size)
+
+    def __eq__(self, other):
+        return (self.bytes, self.messages) == (other.bytes, other.messages)
+
+
+SERVICES = ('smtp', 'pop3', 'imap', 'sieve')
+
+
+class ServiceSet:
+    """Which of smtp, pop3, imap and sieve an account may use."""
+
+    __slots__ = SERVICES
+
+    def __init__(self, smtp=True, pop3=True, imap=True, sieve=True):
+        self.smtp, self.pop3, self.imap, self.sieve = smtp, pop3, imap, sieve
+
+    @staticmethod
+    def check_names(names):
+        for name in names:
+            if name not in SERVICES:
+                raise VMMError(_("Unknown service: '%(service)s' (known: "
+                                 "%(known)s)") % {
+                                     'service': _printable(name),
+                                     'known': ', '.join(SERVICES)},
+                               errors.UNKNOWN_SERVICE)
+        return names
+
+    def changed(self, enable=(), disable=()):
+        values = {name: getattr(self, name) for name in SERVICES}
+        values.update({name: True for name in enable})
+        values.update({name: False for name in disable})
+        return ServiceSet(**values)
+
+    def as_tuple(self):
+        return tuple(getattr(self, name) for name in SERVICES)
+
+    def __eq__(self, other):
+        return self.as_tuple() == other.as_tuple()
+
+
+_TRANSPORT = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]*(:[^\s\x00-\x1f\x7f]*)?'
+                        r'\Z')
+
+
+class Transport(str):
+    """A Postfix transport: ``transport``, ``transport:`` or
+    ``transport:nexthop`` (transport(5))."""
+
+    __slots__ = ()
+
+    def __new__(cls, text):
+        if len(text) > MAX_TRANSPORT_LENGTH or not _TRANSPORT.match(text):
+            raise VMMError(_("Invalid transport: '%s' (transport, "
+                             "transport: or transport:nexthop, at most 270 "
+                             "characters)") % _printable(text[:300]),
+                           errors.INVALID_OPTION)
+        return str.__new__(cls, text)

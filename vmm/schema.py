@@ -1,0 +1,73 @@
+"""Creating and upgrading the database schema (``vmm dbupgrade``).
+
+The SQL lives in ``pgsql/`` (installed as the package ``vmm.pgsql``).  A
+database is recognised as empty, as this project's (``vmm_schema`` names
+its version), or as vmm 0.6/0.7's (its tables without ``vmm_schema``); each
+is brought to SCHEMA_VERSION in the caller's single transaction.
+"""
+
+import os
+import re
+
+from vmm.errors import DatabaseError
+from vmm.i18n import _
+
+SCHEMA_VERSION = 1
+
+_INCLUDE = re.compile(r'^\\ir\s+(\S+)\s*$', re.M)
+
+
+def sql_directory():
+    """Where the schema files are: the installed package or the checkout."""
+    try:
+        import vmm.pgsql
+        return os.path.dirname(vmm.pgsql.__file__) if vmm.pgsql.__file__ \
+            else list(vmm.pgsql.__path__)[0]
+    except ImportError:
+        return os.path.join(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))), 'pgsql')
+
+
+def read_sql(name):
+    """A schema file as one script, with psql's ``\\ir FILE`` inlined."""
+    path = os.path.join(sql_directory(), name)
+    with open(path, encoding='utf-8') as handle:
+        text = handle.read()
+    return _INCLUDE.sub(lambda m: read_sql(os.path.join(
+        os.path.dirname(name), m.group(1))), text)
+
+
+def _table_exists(cur, name):
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", ('public.' + name,))
+    return cur.fetchone()[0]
+
+
+def installed_version(cur):
+    """This project's schema version; 0 for vmm 0.6/0.7; None if empty."""
+    if _table_exists(cur, 'vmm_schema'):
+        cur.execute('SELECT max(version) FROM vmm_schema')
+        return cur.fetchone()[0] or 0
+    if _table_exists(cur, 'users') and _table_exists(cur, 'domain_data'):
+        return 0
+    cur.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname = 'public'")
+    if cur.fetchone()[0]:
+        raise DatabaseError(_('The database holds tables that are not a vmm '
+                              'schema; refusing to touch it'))
+    return None
+
+
+def upgrade(cur):
+    """Bring the database to SCHEMA_VERSION; return (before, after)."""
+    before = installed_version(cur)
+    if before is not None and before > SCHEMA_VERSION:
+        raise DatabaseError(_('The database schema (version %(db)d) is '
+                              'newer than this vmm (version %(vmm)d)')
+                            % {'db': before, 'vmm': SCHEMA_VERSION})
+    if before is None:
+        cur.execute(read_sql('create_tables.sql'))
+    elif before == 0:
+        cur.execute(read_sql(os.path.join('upgrade', 'from-vmm-0.7.sql')))
+    for version in range(max(before or 0, 1) + 1, SCHEMA_VERSION + 1):
+        cur.execute(read_sql(os.path.join('upgrade', '%d.sql' % version)))
+    return before, SCHEMA_VERSION
