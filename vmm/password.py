@@ -6,37 +6,34 @@ Dovecot's passdb verifies it at login.  All hashing is done in this process
 (passlib from libpass, hashlib, hmac, argon2-cffi, bcrypt); no scheme starts
 ``doveadm`` or any other program.
 
-Schemes, their default encoding and what the hash looks like (``-`` means
-the text itself, no binary encoding):
+Schemes, their default encoding (``-``: the result is text, not encoded)
+and what the hash looks like:
 
-=============  ========  ==================================================
-scheme         default   hash as Dovecot 2.3 writes it
-=============  ========  ==================================================
-SHA512-CRYPT   -         ``$6$salt16$…`` (``$6$rounds=N$…`` unless N=5000)
-SHA256-CRYPT   -         ``$5$salt16$…`` (``$5$rounds=N$…`` unless N=5000)
-MD5-CRYPT, MD5 -         ``$1$salt8$…``
-BLF-CRYPT      -         ``$2y$NN$…`` (bcrypt, cost NN)
-CRYPT          -         like BLF-CRYPT (Dovecot 2.3's CRYPT writes bcrypt)
-DES-CRYPT      -         13 characters, traditional DES crypt
-ARGON2I        -         ``$argon2i$v=19$m=32768,t=4,p=1$salt$hash``
-ARGON2ID       -         ``$argon2id$v=19$m=65536,t=3,p=1$salt$hash``
-PBKDF2         -         ``$1$salt16$5000$<40 hex>`` (PBKDF2-HMAC-SHA1)
-SCRAM-SHA-1    -         ``4096,salt,StoredKey,ServerKey`` (base64 fields)
-SCRAM-SHA-256  -         same with SHA-256
-OTP            -         ``sha1 1024 <16 hex seed> <16 hex>`` (RFC 2289)
-SSHA512 …      base64    digest(password + salt) + 4-byte salt
- SSHA256, SSHA, SMD5
-SHA512 …       base64    plain digest
- SHA256, SHA, SHA1, LDAP-MD5
-PLAIN-MD5      hex       MD5 digest
-PLAIN-MD4      hex       MD4 digest
-CRAM-MD5,      hex       the 32-byte HMAC-MD5 context (outer and inner MD5
- HMAC-MD5                state after the padded key)
-DIGEST-MD5     hex       MD5("localpart:domain:password")
-PLAIN, CLEAR,  -         the password itself
- CLEARTEXT
-PLAIN-TRUNC    -         ``<length>-<password>`` (see below)
-=============  ========  ==================================================
+    SHA512-CRYPT      -    ``$6$<16 salt>$…`` (``$6$rounds=N$…`` if N≠5000)
+    SHA256-CRYPT      -    ``$5$<16 salt>$…`` (``$5$rounds=N$…`` if N≠5000)
+    MD5-CRYPT, MD5    -    ``$1$<8 salt>$…``
+    BLF-CRYPT, CRYPT  -    ``$2y$NN$…`` (bcrypt; also Dovecot 2.3's CRYPT)
+    DES-CRYPT         -    13 characters, traditional DES crypt
+    ARGON2I           -    ``$argon2i$v=19$m=32768,t=4,p=1$salt$hash``
+    ARGON2ID          -    ``$argon2id$v=19$m=65536,t=3,p=1$salt$hash``
+    PBKDF2            -    ``$1$<16 salt>$5000$<40 hex>`` (PBKDF2-HMAC-SHA1)
+    SCRAM-SHA-1       -    ``4096,salt,StoredKey,ServerKey`` (base64 fields)
+    SCRAM-SHA-256     -    the same with SHA-256
+    OTP               -    ``sha1 1024 <16 hex seed> <16 hex>`` (RFC 2289)
+    SSHA512, SSHA256,
+      SSHA, SMD5      b64  digest(password + salt) + 4-byte salt
+    SHA512, SHA256,
+      SHA, SHA1,
+      LDAP-MD5        b64  the digest
+    PLAIN-MD5         hex  MD5 digest
+    PLAIN-MD4         hex  MD4 digest
+    CRAM-MD5,
+      HMAC-MD5        hex  the 32-byte HMAC-MD5 context (outer, then inner
+                           MD5 state after the padded key)
+    DIGEST-MD5        hex  MD5 of ``localpart:domain:password``
+    PLAIN, CLEAR,
+      CLEARTEXT       -    the password itself
+    PLAIN-TRUNC       -    ``<length>-<password>`` (see below)
 
 Encoding suffixes: Dovecot accepts ``.B64``/``.BASE64``/``.HEX`` after *any*
 scheme name (``password_scheme_lookup()``); the suffix encodes the bytes the
