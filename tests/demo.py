@@ -1,0 +1,100 @@
+"""A scripted admin session on a private, throwaway PostgreSQL.
+
+``make demo`` runs this: it starts PostgreSQL in .demo/ of the checkout,
+creates the schema with ``vmm dbupgrade``, runs real ``vmm`` commands as a
+postmaster would type them, and shows what the Postfix and Dovecot lookups
+answer.  Running it again starts from scratch.
+"""
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import servers  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO = os.path.join(ROOT, '.demo')
+VMM = os.path.join(os.path.dirname(sys.executable), 'vmm')
+
+SESSION = """
+vmm dbupgrade
+vmm domainadd example.org -n "our main domain"
+vmm useradd jane@example.org -p 'Tr0ub4dor&3'
+vmm useradd joe@example.org -p 'correct horse battery staple'
+vmm aliasdomainadd example.net example.org
+vmm aliasdomainadd bücher.example example.org
+vmm aliasadd team@example.org jane@example.org joe@example.org
+vmm aliasadd postmaster@example.org jane@example.org
+vmm catchalladd example.org postmaster@example.org
+vmm relocatedadd john@example.org john@elsewhere.example
+vmm userquota joe@example.org 2G -m 50000
+vmm userservices joe@example.org -d pop3
+vmm domaininfo example.org -d full
+vmm userinfo joe@example.org
+vmm listaddresses
+vmm listdomains
+vmm useradd jane@example.org -p again
+"""
+
+LOOKUPS = [
+    ('postfix_virtual_alias_map', 'team', 'example.net'),
+    ('postfix_virtual_alias_map', 'nobody', 'bücher.example'),
+    ('postfix_virtual_alias_map', 'jane', 'example.org'),
+    ('postfix_virtual_mailbox_map', 'jane', 'example.net'),
+    ('postfix_transport_map', 'joe', 'example.org'),
+    ('postfix_relocated_map', 'john', 'example.org'),
+    ('postfix_smtpd_sender_login_map', 'jane', 'example.net'),
+    ('dovecotpassword', 'joe', 'example.org'),
+    ('dovecotquotauser', 'joe', 'example.org'),
+]
+
+
+def main():
+    pg = servers.PostgresServer(os.path.join(DEMO, 'pg'))
+    pg.stop('immediate')
+    shutil.rmtree(DEMO, ignore_errors=True)
+    os.makedirs(os.path.join(DEMO, 'mail'))
+    for path in (DEMO, os.path.join(DEMO, 'mail')):
+        os.chmod(path, 0o711)
+    pg.start()
+    try:
+        pg.execute('CREATE DATABASE mailsys')
+        config = os.path.join(DEMO, 'vmm.cfg')
+        with open(config, 'w') as handle:
+            handle.write('[database]\nhost = %s\nport = %d\nuser = %s\n'
+                         'name = mailsys\nsslmode = disable\n'
+                         '[misc]\nbase_directory = %s\n'
+                         '[domain]\nauto_postmaster = false\n'
+                         % (pg.socket_dir, pg.port, pg.superuser,
+                            os.path.join(DEMO, 'mail')))
+        os.chmod(config, 0o600)
+        env = dict(os.environ, VMM_CONFIG=config)
+        for line in SESSION.strip().splitlines():
+            print('\n$ ' + line, flush=True)
+            argv = shlex.split(line)
+            proc = subprocess.run([VMM] + argv[1:], env=env)
+            if proc.returncode:
+                print('[exit status %d]' % proc.returncode, flush=True)
+        print('\nWhat Postfix and Dovecot are told (lookup functions):')
+        for function, local, domain in LOOKUPS:
+            from vmm.models.values import DomainName
+            rows = pg.execute('SELECT * FROM %s(%%s, %%s)' % function,
+                              (local, str(DomainName(domain))),
+                              dbname='mailsys')
+            print('  %s(%r, %r):' % (function, local, domain))
+            for row in rows or [('(no row: not found)',)]:
+                print('      ' + ' | '.join(str(v) for v in row))
+        print('\nMail tree created under %s:' % os.path.join(DEMO, 'mail'))
+        subprocess.run(['find', os.path.join(DEMO, 'mail'), '-maxdepth',
+                        '4', '-type', 'd'])
+    finally:
+        pg.stop()
+    print('\nDemo finished; the private PostgreSQL is stopped (data in '
+          '.demo/, removed by the next run).')
+
+
+if __name__ == '__main__':
+    main()
