@@ -64,10 +64,26 @@ def upgrade(cur):
         raise DatabaseError(_('The database schema (version %(db)d) is '
                               'newer than this vmm (version %(vmm)d)')
                             % {'db': before, 'vmm': SCHEMA_VERSION})
+    scripts = []
     if before is None:
-        cur.execute(read_sql('create_tables.sql'))
+        scripts.append('create_tables.sql')
     elif before == 0:
-        cur.execute(read_sql(os.path.join('upgrade', 'from-vmm-0.7.sql')))
+        scripts.append(os.path.join('upgrade', 'from-vmm-0.7.sql'))
     for version in range(max(before or 0, 1) + 1, SCHEMA_VERSION + 1):
-        cur.execute(read_sql(os.path.join('upgrade', '%d.sql' % version)))
+        scripts.append(os.path.join('upgrade', '%d.sql' % version))
+    for script in scripts:
+        _execute(cur, read_sql(script))
     return before, SCHEMA_VERSION
+
+
+def _execute(cur, sql):
+    """Run one schema script; a failure is one DatabaseError line (the
+    caller rolls the transaction back, so nothing has changed)."""
+    import psycopg2
+    try:
+        cur.execute(sql)
+    except psycopg2.Error as err:
+        from vmm.database import first_line
+        raise DatabaseError(_('The database schema could not be created or '
+                              'upgraded; nothing was changed: %s')
+                            % first_line(err)) from err
