@@ -15,6 +15,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 import servers  # noqa: E402
 
+pytest_plugins = ['mailservers']
+
 TEMPLATE_DB = 'vmm_template'
 _counter = itertools.count()
 

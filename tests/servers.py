@@ -178,6 +178,20 @@ def _binary(name, *dirs):
                        'dovecot-sieve, dovecot-managesieved)' % name)
 
 
+def _need_root(what):
+    if os.geteuid() != 0:
+        raise RuntimeError('the private %s must be started as root (it '
+                           'drops privileges itself)' % what)
+
+
+def free_ports(count):
+    """*count* different free TCP ports on 127.0.0.1."""
+    ports = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
 def _tail(path, offset=0, limit=20000):
     """The text of *path* from byte *offset*, at most the last *limit*."""
     try:
@@ -323,6 +337,7 @@ class PostfixServer:
     """
 
     mail_owner = 'postfix'
+    _senders = None
 
     def __init__(self, directory, pg_port, dbname='mailsys',
                  pg_host='127.0.0.1', db_user='postfix',
@@ -511,6 +526,7 @@ class PostfixServer:
                          capture_output=True, text=True).stdout
 
     def start(self):
+        _need_root('Postfix')
         self.configure()
         log_offset = os.path.getsize(self.maillog) \
             if os.path.exists(self.maillog) else 0
@@ -548,6 +564,11 @@ class PostfixServer:
         with open(os.path.join(self.directory, 'postfix.out'), 'ab') as out:
             self._run(self.postfix, '-c', self.config_dir, 'reload',
                       stdout=out, stderr=out)
+
+    def purge_queue(self):
+        """Delete every message in the queue (between tests)."""
+        self._run(_binary('postsuper'), '-c', self.config_dir, '-d', 'ALL',
+                  capture_output=True)
 
     def flush(self):
         """Retry deferred mail now."""
@@ -618,6 +639,19 @@ class PostfixServer:
                 for m in line_re.finditer(self.log())]
 
     # -- SMTP ---------------------------------------------------------------
+
+    def stranger(self):
+        """A sender address nobody used before (outside vmm's domains).
+
+        smtpd caches how it resolved a sender/recipient pair (relocated_maps
+        answers included) for the life of the process, so a test that
+        changes a recipient's data and asks again must use a new sender.
+        """
+        import itertools
+        if PostfixServer._senders is None:
+            PostfixServer._senders = itertools.count(1)
+        return 'sender%d-%d@external.test' % (os.getpid(),
+                                               next(PostfixServer._senders))
 
     def smtp(self, login=None, password=None, timeout=15):
         """An ``smtplib.SMTP`` connected to the private port, EHLO done,
@@ -811,6 +845,13 @@ hostname = mail.vmm-test.invalid
         tail = """
 # ---- test instance overrides ----
 postmaster_address = postmaster@vmm-test.invalid
+# Every client is 127.0.0.1: no growing delay after failed logins (the
+# auth penalty), or one test's wrong password slows all that follow.
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 service imap-login {
   inet_listener imap {
     address = 127.0.0.1
@@ -860,6 +901,7 @@ service auth {
         return os.path.join(self.base_dir, 'master.pid')
 
     def start(self):
+        _need_root('Dovecot')
         self.configure()
         offset = os.path.getsize(self.logfile) \
             if os.path.exists(self.logfile) else 0
@@ -903,6 +945,21 @@ service auth {
                                % (' '.join(map(str, args)), proc.returncode,
                                   proc.stdout, proc.stderr))
         return proc
+
+    def auth_test(self, user, password, service='imap'):
+        """Whether ``doveadm auth test`` accepts the login for *service*.
+
+        The service must be given: the shipped password_query filters on
+        it (WHERE %Ls), and doveadm's own service name "doveadm" is not a
+        column of dovecotpassword(), so a plain ``doveadm auth test``
+        fails with an SQL error (temp_fail, exit 75).
+        """
+        proc = self.doveadm('auth', 'test', '-x', 'service=%s' % service,
+                            user, password, check=False)
+        if proc.returncode not in (0, 77):
+            raise RuntimeError('doveadm auth test: exit %d: %s%s'
+                               % (proc.returncode, proc.stdout, proc.stderr))
+        return proc.returncode == 0
 
     def log(self, offset=0):
         return _tail(self.logfile, offset, limit=10 ** 8)
@@ -1013,14 +1070,17 @@ class MailServers:
         os.chmod(self.directory, 0o755)
         self.pg = pg
         self.dbname = dbname
+        smtp, imap, pop3, sieve = free_ports(4)
         self.postfix = PostfixServer(
             os.path.join(self.directory, 'postfix'), pg.port, dbname,
-            db_password=postfix_password, extra_main=postfix_main)
+            db_password=postfix_password, port=smtp,
+            extra_main=postfix_main)
         self.dovecot = DovecotServer(
             os.path.join(self.directory, 'dovecot'), pg.port, dbname,
             db_password=dovecot_password,
             lmtp_socket=self.postfix.lmtp_socket,
             auth_socket=self.postfix.auth_socket,
+            imap_port=imap, pop3_port=pop3, sieve_port=sieve,
             extra_conf=dovecot_conf)
 
     def start(self):

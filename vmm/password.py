@@ -372,8 +372,7 @@ def _encode(raw, encoding):
 
 
 def hash_password(password, scheme, user='', *, blowfish_rounds=5,
-                  sha256_rounds=5000, sha512_rounds=5000,
-                  doveadm='/usr/bin/doveadm'):
+                  sha256_rounds=5000, sha512_rounds=5000):
     """Hash *password* (str) with *scheme* (``SCHEME`` or ``SCHEME.SUFFIX``,
     any case) and return ``{SCHEME[.SUFFIX]}hash`` as ``doveadm pw`` writes
     it.
@@ -392,12 +391,12 @@ def hash_password(password, scheme, user='', *, blowfish_rounds=5,
     SCRAM-SHA-* 4096 iterations, 16-byte salt; OTP SHA-1, sequence 1024;
     SSHA*/SMD5 a 4-byte salt; the crypt schemes Dovecot's salt lengths.
 
-    Everything is hashed in-process; no scheme starts a program, so
-    *doveadm* is accepted for compatibility but not used.
+    Everything is hashed in-process; no scheme starts a program.
 
     Raises VMMError(INVALID_OPTION) for an unknown scheme or suffix, an
-    empty password, a password with a NUL character (Dovecot could never
-    match it) or DIGEST-MD5 without *user*.  No message contains the
+    empty password, a password with control characters (no login could
+    type them, and a stored PLAIN hash must not hold them) or DIGEST-MD5
+    without *user*.  No message contains the
     password.
     """
     scheme_name, encoding = _split(scheme)
@@ -406,9 +405,9 @@ def hash_password(password, scheme, user='', *, blowfish_rounds=5,
     if not password:
         raise VMMError(_('The password must not be empty.'),
                        errors.INVALID_OPTION)
-    if '\0' in password:
-        raise VMMError(_('The password must not contain a NUL character.'),
-                       errors.INVALID_OPTION)
+    if any(ord(c) < 32 or ord(c) == 127 for c in password):
+        raise VMMError(_('The password must not contain control characters '
+                         '(a pasted line end, say).'), errors.INVALID_OPTION)
     try:
         pw = password.encode('utf-8')
     except UnicodeEncodeError:
