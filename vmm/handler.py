@@ -179,8 +179,7 @@ class Handler:
             password, scheme or cfg['misc.password_scheme'], str(address),
             blowfish_rounds=cfg['misc.crypt_blowfish_rounds'],
             sha256_rounds=cfg['misc.crypt_sha256_rounds'],
-            sha512_rounds=cfg['misc.crypt_sha512_rounds'],
-            doveadm=cfg['bin.doveadm'])
+            sha512_rounds=cfg['misc.crypt_sha512_rounds'])
 
     def random_password(self):
         from vmm.password import random_password
