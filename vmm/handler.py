@@ -17,8 +17,9 @@ from vmm.i18n import _
 from vmm.models.account import Account, refuse_existing
 from vmm.models.alias import Alias, CatchallAlias, Relocated
 from vmm.models.domain import AliasDomain, Domain, RelayDomain, name_kind
-from vmm.models.values import (DomainName, EmailAddress, QuotaLimit,
-                               ServiceSet, Transport, display_domain)
+from vmm.models.values import (MAX_NAME_LENGTH, DomainName, EmailAddress,
+                               QuotaLimit, ServiceSet, Transport,
+                               check_text, display_domain)
 
 
 class Handler:
@@ -205,6 +206,7 @@ class Handler:
         cfg = self.config
         self._require_root()
         name = DomainName(name)
+        note = check_text(note, _('note'), multiline=True)
         transport = Transport(transport) if transport else \
             cfg['domain.transport']
         domain = Domain.create(
@@ -216,6 +218,11 @@ class Handler:
             (cfg['domain.max_accounts'], cfg['domain.max_aliases'],
              cfg['domain.max_alias_domains']), note)
         self.log(_('domain %s added') % name, name)
+        hash_directory = os.path.dirname(domain.directory)
+        if not os.path.lexists(hash_directory):
+            # made along with the domain's: gone again on rollback too
+            self._on_rollback.append(
+                lambda: _remove_empty_directory(hash_directory))
         self._create_later_removed_on_rollback(
             domain.directory, lambda: self.jail.make_domain_directory(
                 domain.directory, domain.gid,
@@ -284,6 +291,7 @@ class Handler:
         return reset
 
     def domain_note(self, name, note):
+        note = check_text(note, _('note'), multiline=True)
         domain = self._domain(name, lock=True)
         domain.set_note(note)
         self.log(_('domain %s note changed') % domain.name, domain.name)
@@ -379,6 +387,8 @@ class Handler:
         """Create the account and its mailbox; *password* is plain text."""
         cfg = self.config
         self._require_root()
+        note = check_text(note, _('note'), multiline=True)
+        name = check_text(name, _('name'), max_length=MAX_NAME_LENGTH)
         address, domain = self._primary_address(text)
         from vmm.models import shared
         refuse_existing(self.cur, domain, address.localpart)
@@ -467,12 +477,14 @@ class Handler:
                  account.address)
 
     def user_name(self, text, name):
+        name = check_text(name, _('name'), max_length=MAX_NAME_LENGTH)
         account = self.account(text)
         account.set_name(name)
         self.log(_('account %s name changed') % account.address,
                  account.address)
 
     def user_note(self, text, note):
+        note = check_text(note, _('note'), multiline=True)
         account = self.account(text)
         account.set_note(note)
         self.log(_('account %s note changed') % account.address,
@@ -667,6 +679,14 @@ class Handler:
     def _loop_starts_for_alias(self, domain, localpart):
         from vmm.models import loops
         return loops.starts_for_alias(self.cur, domain.gid, localpart)
+
+
+def _remove_empty_directory(path):
+    try:
+        os.rmdir(path)
+    except OSError:  # not empty (another domain's meanwhile) or gone
+        pass
+
 
 def _format_services(services):
     from vmm.models.values import SERVICES

@@ -104,7 +104,6 @@ def run(argv):
             print_version()
             return 0
         if not getattr(args, 'func', None):
-            parser.print_usage(sys.stderr)
             output.error(_('no subcommand given; see `vmm help`'))
             return errors.USAGE
         return args.func(args) or 0
@@ -116,3 +115,12 @@ def run(argv):
         return errors.INTERRUPTED
     except BrokenPipeError:
         return 0
+    except Exception as err:
+        # A database failure not foreseen where it happened: still one
+        # line and exit 35, never a traceback (the transaction is rolled
+        # back already).
+        if not type(err).__module__.startswith('psycopg2'):
+            raise
+        from vmm.database import first_line
+        output.error(_('Database error: %s') % first_line(err))
+        return errors.DATABASE_ERROR

@@ -15,9 +15,21 @@ def do_configget(args):
     output.line('%s = %s' % (args.option, config.text(args.option)))
 
 
+def _check_one_line(name, value):
+    """A value is one line of text: a line break would write another
+    option into vmm.cfg, a NUL or other control character a broken one."""
+    if any(ord(c) < 32 or ord(c) == 127 or 0xd800 <= ord(c) <= 0xdfff
+           for c in value):
+        raise VMMError(_("Invalid value for '%s': control characters and "
+                         "invalid Unicode are not allowed") % name,
+                       errors.CONF_ERROR)
+
+
 def do_configset(args):
-    from vmm.config import Config
+    from vmm.config import Config, split_option
     config = Config.load(args.config)
+    split_option(args.option)
+    _check_one_line(args.option, args.value)
     config.set(args.option, args.value)
 
 
@@ -47,6 +59,7 @@ def do_configure(args):
                 if not answer or answer == current:
                     break
                 try:
+                    _check_one_line(name, answer)
                     parse_value(section, option, answer, config.path)
                 except VMMError as err:
                     output.warning(err.msg)

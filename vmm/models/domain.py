@@ -21,6 +21,19 @@ def name_kind(cur, name):
     return None
 
 
+# First key of the advisory locks that serialise creating one domain name.
+_NAME_LOCK = 0x766d6d
+
+
+def lock_name(cur, name):
+    """Hold *name* until the transaction ends, so that two commands that
+    create it at once (as any kind of domain) run one after the other and
+    the second sees the first one's name (the unique index alone does not
+    cover a primary or alias name racing a relay domain)."""
+    cur.execute('SELECT pg_advisory_xact_lock(%s, hashtext(%s))',
+                (_NAME_LOCK, name))
+
+
 def refuse_taken(cur, name):
     """Raise the SPEC §8 error if *name* is already a domain of any kind."""
     kind = name_kind(cur, name)
@@ -110,6 +123,7 @@ class Domain:
     def create(cls, cur, name, directory_for, transport, quota, services,
                limits, note=None):
         """Insert the domain; *directory_for(gid)* gives its directory."""
+        lock_name(cur, name)
         refuse_taken(cur, name)
         cur.execute("SELECT nextval('domain_gid')")
         gid = cur.fetchone()[0]
@@ -273,6 +287,7 @@ class AliasDomain:
 
     @classmethod
     def create(cls, cur, name, domain):
+        lock_name(cur, name)
         kind = name_kind(cur, name)
         if kind and kind[0] == 'primary':
             raise VMMError(_("'%s' is a primary domain; it cannot also be an "
@@ -317,6 +332,7 @@ class RelayDomain:
 
     @classmethod
     def create(cls, cur, name, transport, recipients, note=None):
+        lock_name(cur, name)
         refuse_taken(cur, name)
         tid = shared.transport_id(cur, transport)
         cur.execute('INSERT INTO relay_domain (domainname, tid, note) '

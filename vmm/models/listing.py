@@ -34,10 +34,41 @@ def _pattern_part(text, is_domain):
         ('%' if text.endswith('%') else '')
 
 
-def parse_pattern(pattern):
-    """SPEC §2: (local LIKE or None, domain LIKE) for a search pattern."""
+def _idn_likes(conn, text):
+    """The domain side of a pattern whose wildcard cuts into a non-ASCII
+    label: ACE cannot be matched in part, so the IDN names are compared in
+    Unicode here and returned as exact LIKE patterns."""
+    import idna
+    core = text.strip('%').lower()
+    try:
+        core = idna.uts46_remap(core, std3_rules=False, transitional=False)
+    except (idna.IDNAError, UnicodeError):
+        pass
+    if '%' in core:
+        raise VMMError(_("Invalid pattern: '%s' (%% is a wildcard only at "
+                         "the start or end)") % text, errors.INVALID_OPTION)
+    from vmm.models.values import display_domain
+    starts, ends = text.startswith('%'), text.endswith('%')
+    with conn.cursor() as cur:
+        cur.execute('SELECT domainname FROM domain_name WHERE strpos('
+                    "domainname, 'xn--') > 0 UNION SELECT domainname FROM "
+                    "relay_domain WHERE strpos(domainname, 'xn--') > 0")
+        names = [row[0] for row in cur.fetchall()]
+    matching = []
+    for name in names:
+        shown = display_domain(name)
+        if (starts and ends and core in shown) or \
+                (starts and not ends and shown.endswith(core)) or \
+                (ends and not starts and shown.startswith(core)):
+            matching.append(name)
+    return matching
+
+
+def parse_pattern(pattern, conn=None):
+    """SPEC §2: (local LIKE or None, [domain LIKE, …]) for a search
+    pattern; with *conn*, Unicode fragments of IDN labels match too."""
     if pattern is None:
-        return None, '%'
+        return None, ['%']
     if '\0' in pattern or not pattern.isprintable():
         raise VMMError(_('Invalid pattern: control characters are not '
                          'allowed'), errors.INVALID_OPTION)
@@ -46,9 +77,14 @@ def parse_pattern(pattern):
                        errors.INVALID_OPTION)
     if '@' in pattern:
         local, domain = pattern.split('@')
-        return _pattern_part(local or '%', False), \
-            _pattern_part(domain or '%', True)
-    return None, _pattern_part(pattern, True)
+        local, domain = _pattern_part(local or '%', False), domain or '%'
+    else:
+        local, domain = None, pattern
+    domain_core = domain.strip('%')
+    if conn is not None and not domain_core.isascii() and \
+            domain_core != domain:
+        return local, _idn_likes(conn, domain)
+    return local, [_pattern_part(domain, True)]
 
 
 def _stream(conn, sql, params):
@@ -61,38 +97,41 @@ def _stream(conn, sql, params):
 def domains(conn, pattern=None):
     """(kind, name, primary name) rows: each primary domain followed by its
     alias domains; relay domains as their own kind."""
-    _local, domain = parse_pattern(pattern)
+    _local, domain = parse_pattern(pattern, conn)
     return _stream(conn, """
         SELECT CASE WHEN n.is_primary THEN 'primary' ELSE 'alias' END,
                n.domainname, p.domainname
           FROM domain_name n
           JOIN domain_name p ON p.gid = n.gid AND p.is_primary
          WHERE p.domainname IN (SELECT domainname FROM domain_name
-                                 WHERE domainname LIKE %(d)s)
-            OR n.domainname LIKE %(d)s
+                                 WHERE domainname LIKE ANY(%(d)s))
+            OR n.domainname LIKE ANY(%(d)s)
         UNION ALL
         SELECT 'relay', domainname, domainname FROM relay_domain
-         WHERE domainname LIKE %(d)s
+         WHERE domainname LIKE ANY(%(d)s)
          ORDER BY 3, 1 DESC, 2""", {'d': domain})
 
 
 _ADDRESS_SQL = {
     'account': "SELECT 'u', u.local_part, n.domainname, n.is_primary "
                "FROM users u JOIN domain_name n ON n.gid = u.gid "
-               "WHERE n.domainname LIKE %(d)s AND u.local_part LIKE %(l)s",
+               "WHERE n.domainname LIKE ANY(%(d)s) "
+               "AND u.local_part LIKE %(l)s",
     'alias': "SELECT DISTINCT 'a', a.address, n.domainname, n.is_primary "
              "FROM alias a JOIN domain_name n ON n.gid = a.gid "
-             "WHERE n.domainname LIKE %(d)s AND a.address LIKE %(l)s",
+             "WHERE n.domainname LIKE ANY(%(d)s) "
+             "AND a.address LIKE %(l)s",
     'relocated': "SELECT 'r', r.address, n.domainname, n.is_primary "
                  "FROM relocated r JOIN domain_name n ON n.gid = r.gid "
-                 "WHERE n.domainname LIKE %(d)s AND r.address LIKE %(l)s",
+                 "WHERE n.domainname LIKE ANY(%(d)s) "
+                 "AND r.address LIKE %(l)s",
 }
 
 
 def addresses(conn, pattern=None, kinds=('account', 'alias', 'relocated')):
     """(kind letter, local part, domain, is primary domain) rows, sorted by
     domain and local part."""
-    local, domain = parse_pattern(pattern)
+    local, domain = parse_pattern(pattern, conn)
     sql = ' UNION ALL '.join(_ADDRESS_SQL[kind] for kind in kinds)
     return _stream(conn, sql + ' ORDER BY 3, 2',
                    {'d': domain, 'l': local or '%'})

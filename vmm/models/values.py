@@ -21,7 +21,7 @@ _PLACEHOLDER = re.compile(r'%[nd=]')
 
 
 def _idna_error(name, reason=''):
-    message = _("Invalid domain name: '%s'") % name
+    message = _("Invalid domain name: '%s'") % _printable(name)
     if reason:
         message += ' (%s)' % reason
     return VMMError(message, errors.DOMAIN_INVALID)
@@ -112,6 +112,28 @@ def _printable(text):
         'ascii') if not text.isprintable() else text
 
 
+MAX_NAME_LENGTH = 128
+
+
+def check_text(text, what, multiline=False, max_length=None):
+    """Free text (a note, a real name): valid Unicode without NUL and
+    control characters (a note may have tabs and line breaks); exit 44."""
+    if text is None:
+        return None
+    allowed = '\t\n' if multiline else ''
+    if any((ord(c) < 32 or ord(c) == 127) and c not in allowed or
+           0xd800 <= ord(c) <= 0xdfff for c in text):
+        raise VMMError(_("Invalid %(what)s: '%(text)s' (control characters "
+                         "and invalid Unicode are not allowed)")
+                       % {'what': what, 'text': _printable(text[:100])},
+                       errors.INVALID_OPTION)
+    if max_length is not None and len(text) > max_length:
+        raise VMMError(_('The %(what)s is longer than %(max)d characters')
+                       % {'what': what, 'max': max_length},
+                       errors.INVALID_OPTION)
+    return text
+
+
 class EmailAddress:
     """``localpart@domain``, validated; the domain stored in ACE form."""
 
@@ -167,7 +189,7 @@ class EmailAddress:
                                      destination)
             if '%' in probe:
                 raise VMMError(_("Invalid placeholder in '%s' (use %%n, %%d "
-                                 "or %%=)") % destination,
+                                 "or %%=)") % _printable(destination),
                                errors.INVALID_ADDRESS)
             EmailAddress(probe)
             local, _at, domain = destination.rpartition('@')
@@ -192,7 +214,7 @@ class QuotaLimit:
     __slots__ = ('bytes', 'messages')
     _UNITS = {'': 1, 'b': 1, 'k': 1024, 'K': 1024, 'M': 1024 ** 2,
               'G': 1024 ** 3}
-    _SIZE = re.compile(r'(\d{1,20})([bkKMG]?)\Z')
+    _SIZE = re.compile(r'([0-9]{1,20})([bkKMG]?)\Z')
 
     def __init__(self, bytes_, messages=0):
         self.bytes = bytes_
@@ -207,8 +229,8 @@ class QuotaLimit:
                            % _printable(text), errors.INVALID_OPTION)
         size = int(match.group(1)) * cls._UNITS[match.group(2)]
         if size > 2 ** 63 - 1:
-            raise VMMError(_("Storage size too large: '%s'") % text,
-                           errors.INVALID_OPTION)
+            raise VMMError(_("Storage size too large: '%s'")
+                           % _printable(text), errors.INVALID_OPTION)
         return size
 
     @staticmethod
@@ -269,8 +291,8 @@ class ServiceSet:
         return self.as_tuple() == other.as_tuple()
 
 
-_TRANSPORT = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]*(:[^\s\x00-\x1f\x7f]*)?'
-                        r'\Z')
+_TRANSPORT = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]*'
+                        r'(:[^\s\x00-\x1f\x7f\ud800-\udfff]*)?\Z')
 
 
 class Transport(str):
