@@ -8,6 +8,7 @@ Every method is one subcommand's work; none prints — results are returned
 as plain data and warnings collected in ``warnings``.
 """
 
+import contextlib
 import os
 
 from vmm import errors
@@ -37,6 +38,10 @@ class Handler:
         self._on_rollback = []
         self._after_commit = []
         self._jail = None
+        self._postconf = {}
+        self._mid = None
+        # In a batch nothing may be asked for: there is no one to answer.
+        self.batch = False
 
     # -- connection and transaction -------------------------------------
 
@@ -71,6 +76,33 @@ class Handler:
         """Record what this run changed, for the audit log."""
         self._changes.append(change)
         self._objects.update(str(o) for o in objects)
+
+    def end_command(self, command_line):
+        """Close one subcommand of a batch: its audit record, now."""
+        self.command_line = command_line
+        if self._changes:
+            self._write_log()
+
+    @contextlib.contextmanager
+    def savepoint(self):
+        """Undo the database and directory work of the block if it fails,
+        keeping what came before (``batch --continue-on-error``)."""
+        cur = self.cur
+        marks = len(self._on_rollback), len(self._after_commit)
+        cur.execute('SAVEPOINT vmm_command')
+        try:
+            yield
+        except BaseException:
+            cur.execute('ROLLBACK TO SAVEPOINT vmm_command')
+            undo = self._on_rollback[marks[0]:]
+            del self._on_rollback[marks[0]:]
+            del self._after_commit[marks[1]:]
+            self._changes.clear()
+            self._objects.clear()
+            for action in reversed(undo):
+                action()
+            raise
+        cur.execute('RELEASE SAVEPOINT vmm_command')
 
     def commit(self):
         if self._conn is None:
@@ -152,6 +184,9 @@ class Handler:
     def _primary_address(self, text, lock=True):
         """The address and its domain, refusing alias-domain addresses."""
         address = EmailAddress(text)
+        domain = Domain.lookup(self.cur, address.domain, lock)
+        if domain is not None:
+            return address, domain
         kind = name_kind(self.cur, address.domain)
         if kind and kind[0] == 'alias':
             primary = Domain.by_gid(self.cur, kind[1])
@@ -185,6 +220,14 @@ class Handler:
     def random_password(self):
         from vmm.password import random_password
         return random_password(self.config['account.password_length'])
+
+    def postconf_int(self, parameter, default):
+        """An integer parameter of the local Postfix, asked once per run;
+        *default* without a Postfix."""
+        if parameter not in self._postconf:
+            self._postconf[parameter] = postconf_int(
+                self.config['bin.postconf'], parameter, default)
+        return self._postconf[parameter]
 
     def db_upgrade(self):
         """Create or upgrade the schema; (version before, version now)."""
@@ -390,27 +433,38 @@ class Handler:
         note = check_text(note, _('note'), multiline=True)
         name = check_text(name, _('name'), max_length=MAX_NAME_LENGTH)
         address, domain = self._primary_address(text)
-        from vmm.models import shared
-        refuse_existing(self.cur, domain, address.localpart)
         domain.check_limit('accounts')
         password_hash = self.hash_password(password, address)
-        mid = shared.maillocation_id(self.cur, cfg['mailbox.format'],
-                                     cfg['mailbox.root'])
         account = Account.create(self.cur, domain, address.localpart,
-                                 password_hash, mid, name=name, note=note)
+                                 password_hash, self._maillocation_id(),
+                                 name=name, note=note)
         self.log(_('account %s added') % address, address)
         self._create_mailbox(account)
         return account
 
+    def _maillocation_id(self):
+        """The mail location of new accounts (vmm.cfg's [mailbox]); looked
+        up once per run."""
+        if self._mid is None:
+            from vmm.models import shared
+            self._mid = shared.maillocation_id(
+                self.cur, self.config['mailbox.format'],
+                self.config['mailbox.root'])
+        return self._mid
+
     def _create_mailbox(self, account):
+        """The home and mailbox of *account*, in its mail location."""
         from vmm import mailbox
         cfg = self.config
         home = account.home
         mode = cfg['account.directory_mode']
+        if account.mid == self._maillocation_id():
+            fmt, root = cfg['mailbox.format'], cfg['mailbox.root']
+        else:
+            fmt, root = account.mail_location
 
         def create():
             self.jail.make_home(home, account.uid, account.domain.gid, mode)
-            fmt, root = account.mail_location
             mailbox.create_mailbox(
                 home, account.uid, account.domain.gid, mode, fmt, root,
                 cfg['mailbox.folders'], cfg['mailbox.subscribe'],
@@ -544,8 +598,7 @@ class Handler:
                     % EmailAddress.display(destination))
 
     def _check_expansion_limit(self, count, address):
-        limit = postconf_int(self.config['bin.postconf'],
-                             'virtual_alias_expansion_limit', 1000)
+        limit = self.postconf_int('virtual_alias_expansion_limit', 1000)
         if count > limit:
             raise VMMError(_("The alias '%(alias)s' would have %(count)d "
                              "destinations; Postfix's "
@@ -668,8 +721,7 @@ class Handler:
     def check_alias_loops(self, starts):
         """Refuse (72) a change after which mail would loop (SPEC §9)."""
         from vmm.models import loops
-        limit = postconf_int(self.config['bin.postconf'],
-                             'virtual_alias_recursion_limit', 1000)
+        limit = self.postconf_int('virtual_alias_recursion_limit', 1000)
         loops.check(self.cur, starts, limit)
 
     def _loop_starts_for_domain(self, domain):

@@ -35,17 +35,31 @@ def loggable_command_line(command, argv):
     return ' '.join(shown)
 
 
+# The handler of the running ``vmm batch``: its subcommands share its
+# connection and transaction instead of opening their own.
+batch_handler = None
+
+
 def run(args, work):
     """Run ``work(handler)`` as one transaction and return its result.
 
     Warnings are printed once the transaction has committed; on any
-    failure everything is rolled back, directories included.
+    failure everything is rolled back, directories included.  Inside a
+    batch, the work joins the batch's transaction.
     """
     from vmm.cli import COMMANDS
     from vmm.handler import Handler
+    command_line = loggable_command_line(args.command,
+                                         getattr(args, 'argv', []))
+    if batch_handler is not None:
+        result = work(batch_handler)
+        batch_handler.end_command(command_line)
+        for message in batch_handler.warnings:
+            output.warning(message)
+        batch_handler.warnings.clear()
+        return result
     handler = Handler(args.config, read_write=COMMANDS[args.command][2],
-                      command_line=loggable_command_line(
-                          args.command, getattr(args, 'argv', [])))
+                      command_line=command_line)
     try:
         result = work(handler)
         handler.commit()
@@ -70,6 +84,10 @@ def read_password(handler, given, address):
         return given, False
     if handler.config['account.random_password']:
         return handler.random_password(), True
+    if handler.batch:
+        raise VMMError(_("No password given for '%s': a batch cannot ask "
+                         "for one (use -p, or account.random_password)")
+                       % address, errors.ACCOUNT_MISSING_PASSWORD)
     if not sys.stdin.isatty():
         line = sys.stdin.readline()
         password = line.rstrip('\r\n')

@@ -2,7 +2,6 @@
 
 import argparse
 import importlib
-import sys
 
 from vmm import errors
 from vmm.i18n import _
@@ -12,14 +11,13 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse with vmm's one-line errors (exit 2, SPEC §8)."""
 
     def error(self, message):
-        from vmm.cli import output
-        output.error('%s (%s)' % (message, _('see `%s -h`') % self.prog))
-        sys.exit(errors.USAGE)
+        from vmm.errors import VMMError
+        raise VMMError('%s (%s)' % (message, _('see `%s -h`') % self.prog),
+                       errors.USAGE)
 
 
 def build_parser(only=None):
     """The top-level parser with the subparser of *only*, or all."""
-    from vmm import __version__
     from vmm.cli import COMMANDS
     parser = ArgumentParser(
         prog='vmm', add_help=True,

@@ -81,23 +81,21 @@ class Account:
     @classmethod
     def create(cls, cur, domain, localpart, password_hash, mid, name=None,
                note=None, uid=None):
-        """Insert the account (the caller holds the domain's lock)."""
-        import psycopg2.errors
+        """Insert the account (the caller holds the domain's lock, so the
+        address cannot be taken meanwhile by another vmm)."""
         refuse_existing(cur, domain, localpart)
-        cur.execute('SAVEPOINT account')
-        try:
-            cur.execute(
-                'INSERT INTO users (local_part, passwd, name, uid, gid, mid, '
-                'note) VALUES (%s, %s, %s, coalesce(%s, nextval('
-                "'users_uid')), %s, %s, %s)",
-                (localpart, password_hash, name, uid, domain.gid, mid, note))
-        except psycopg2.errors.UniqueViolation:
-            cur.execute('ROLLBACK TO SAVEPOINT account')
+        cur.execute(
+            'INSERT INTO users (local_part, passwd, name, uid, gid, mid, note) '
+            "VALUES (%s, %s, %s, coalesce(%s, nextval('users_uid')), %s, %s, "
+            '%s) ON CONFLICT DO NOTHING RETURNING ' +
+            cls._COLUMNS.replace('u.', ''),
+            (localpart, password_hash, name, uid, domain.gid, mid, note))
+        row = cur.fetchone()
+        if row is None:
             refuse_existing(cur, domain, localpart)
             raise VMMError(_('The UID %d is already in use') % uid,
-                           errors.ACCOUNT_EXISTS) from None
-        cur.execute('RELEASE SAVEPOINT account')
-        return cls.get(cur, domain, localpart)
+                           errors.ACCOUNT_EXISTS)
+        return cls(cur, domain, row)
 
     @property
     def address(self):
