@@ -60,6 +60,7 @@ COMMANDS = {
     'catchalldelete': ('cad', 'alias_cmd', True),
     'catchallinfo': ('cai', 'alias_cmd', False),
     'dbupgrade': ('dbu', 'general_cmd', True),
+    'check': ('ck', 'check_cmd', False),
     'batch': ('ba', 'batch_cmd', True),
 }
 SHORT_NAMES = {short: long for long, (short, _m, _w) in COMMANDS.items()}
