@@ -3,7 +3,10 @@
 ``make demo`` runs this: it starts PostgreSQL in .demo/ of the checkout,
 creates the schema with ``vmm dbupgrade``, runs real ``vmm`` commands as a
 postmaster would type them, and shows what the Postfix and Dovecot lookups
-answer.  Running it again starts from scratch.
+answer.  Then a private Postfix and Dovecot (loopback ports, .demo/
+config) read the same database: a message goes in over SMTP, comes out
+over IMAP, and ``vmm check`` verifies the wiring.  Running it again starts
+from scratch.
 """
 
 import os
@@ -52,6 +55,41 @@ LOOKUPS = [
 ]
 
 
+def mail_round_trip(pg, env):
+    """Private Postfix and Dovecot on the demo database: SMTP in, IMAP
+    out, then `vmm check`."""
+    for role in ('postfix', 'dovecot'):
+        pg.execute("CREATE ROLE %s LOGIN PASSWORD '%s'" % (role, role))
+    pg.psql('mailsys', '-v', 'postfix=postfix', '-v', 'dovecot=dovecot',
+            '-f', os.path.join(ROOT, 'pgsql', 'set-permissions.sql'),
+            stdout=subprocess.DEVNULL)
+    with servers.MailServers(os.path.join(DEMO, 'servers'), pg,
+                             'mailsys') as mail:
+        print('\nPrivate Postfix (SMTP on 127.0.0.1:%d) and Dovecot (IMAP '
+              'on 127.0.0.1:%d) started.' % (mail.postfix.port,
+                                              mail.dovecot.imap_port))
+        print('Sending a message to team@example.net (an alias under the '
+              'alias domain) ...')
+        mail.postfix.smtp_send('someone@elsewhere.example',
+                               'team@example.net', subject='Hello team')
+        home = pg.execute("SELECT domaindir || '/' || uid FROM users JOIN "
+                          "domain_data USING (gid) WHERE local_part = "
+                          "'jane'", dbname='mailsys')[0][0]
+        servers.wait_for_delivery(os.path.join(home, 'Maildir'))
+        imap = mail.dovecot.imap_login('jane@example.org', 'Tr0ub4dor&3')
+        imap.select('INBOX')
+        _status, data = imap.search(None, 'SUBJECT', '"Hello team"')
+        print('IMAP login as jane@example.org: %d message(s) with subject '
+              '"Hello team" in INBOX.' % len(data[0].split()))
+        imap.logout()
+        line = ('vmm check --postfix-dir %s --dovecot-config %s --user '
+                'jane@example.org' % (mail.postfix.config_dir,
+                                      mail.dovecot.config_file))
+        print('\n$ ' + line)
+        subprocess.run([VMM] + shlex.split(line)[1:], env=env,
+                       input='Tr0ub4dor&3\n', text=True)
+
+
 def main():
     pg = servers.PostgresServer(os.path.join(DEMO, 'pg'))
     pg.stop('immediate')
@@ -90,6 +128,7 @@ def main():
         print('\nMail tree created under %s:' % os.path.join(DEMO, 'mail'))
         subprocess.run(['find', os.path.join(DEMO, 'mail'), '-maxdepth',
                         '4', '-type', 'd'])
+        mail_round_trip(pg, env)
     finally:
         pg.stop()
     print('\nDemo finished; the private PostgreSQL is stopped (data in '
