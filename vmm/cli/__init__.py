@@ -60,8 +60,8 @@ COMMANDS = {
     'catchalldelete': ('cad', 'alias_cmd', True),
     'catchallinfo': ('cai', 'alias_cmd', False),
     'dbupgrade': ('dbu', 'general_cmd', True),
-    'check': ('ck', 'check_cmd', False),
     'batch': ('ba', 'batch_cmd', True),
+    'check': ('ck', 'check_cmd', False),
 }
 SHORT_NAMES = {short: long for long, (short, _m, _w) in COMMANDS.items()}
 
@@ -96,6 +96,23 @@ def main(argv=None):
 def run(argv):
     from vmm.cli import output
     output.setup_streams()
+    # Known before parsing, so that even a usage error comes as JSON.
+    output.set_json('--json' in argv[:argv.index('--')]
+                    if '--' in argv else '--json' in argv)
+    try:
+        code = _run(argv, output)
+        output.finish()
+    except BrokenPipeError:
+        # The reader went away (| head): not an error of ours.  Point
+        # stdout at /dev/null so that the interpreter's final flush is
+        # quiet too.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
+
+
+def _run(argv, output):
     try:
         from vmm.cli.parser import build_parser
         parser = build_parser(_find_subcommand(argv))
@@ -106,17 +123,16 @@ def run(argv):
             print_version()
             return 0
         if not getattr(args, 'func', None):
-            output.error(_('no subcommand given; see `vmm help`'))
+            output.error(_('no subcommand given; see `vmm help`'),
+                         errors.USAGE)
             return errors.USAGE
         return args.func(args) or 0
     except VMMError as err:
-        output.error(err.msg)
+        output.error(err.msg, err.code)
         return err.code
     except KeyboardInterrupt:
-        output.error(_('interrupted'))
+        output.error(_('interrupted'), errors.INTERRUPTED)
         return errors.INTERRUPTED
-    except BrokenPipeError:
-        return 0
     except Exception as err:
         # A database failure not foreseen where it happened: still one
         # line and exit 35, never a traceback (the transaction is rolled
@@ -124,5 +140,6 @@ def run(argv):
         if not type(err).__module__.startswith('psycopg2'):
             raise
         from vmm.database import first_line
-        output.error(_('Database error: %s') % first_line(err))
+        output.error(_('Database error: %s') % first_line(err),
+                     errors.DATABASE_ERROR)
         return errors.DATABASE_ERROR

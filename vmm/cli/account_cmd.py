@@ -4,7 +4,8 @@ userquota, userservices, usertransport, getuser, listpwschemes."""
 import argparse
 
 from vmm.cli import common, output
-from vmm.cli.domain_cmd import _services, format_quota, format_services
+from vmm.cli.domain_cmd import (_services, format_quota, format_services,
+                                quota_json, services_json)
 from vmm.cli.parser import add_command
 from vmm.i18n import _
 
@@ -40,33 +41,46 @@ def do_userinfo(args):
         show_du = args.details in ('du', 'full') or \
             handler.config['account.disk_usage']
         usage = handler.quota_usage(account, from_doveadm=show_du)
+        quota, services = effective['quota'], effective['services']
         rows = [
-            (_('Address'), account.unicode),
-            (_('Name'), account.name or ''),
-            (_('UID'), account.uid),
-            (_('GID'), account.domain.gid),
-            (_('Home'), account.home),
-            (_('Mail location'), '%s:~/%s' % (fmt, root)),
-            (_('Quota limit'), _inherited(format_quota(effective['quota']),
-                                          effective['quota_inherited'])),
-            (_('Quota usage'), _format_usage(usage)),
-            (_('Transport'), _inherited(effective['transport'],
-                                        effective['transport_inherited'])),
-            (_('Services'), _inherited(format_services(
-                effective['services']), effective['services_inherited'])),
-            (_('Note'), account.note or ''),
+            ('address', _('Address'), account.unicode),
+            ('name', _('Name'), account.name),
+            ('uid', _('UID'), account.uid),
+            ('gid', _('GID'), account.domain.gid),
+            ('home', _('Home'), account.home),
+            ('mail_location', _('Mail location'), '%s:~/%s' % (fmt, root)),
+            ('quota', _('Quota limit'), _inherited(
+                format_quota(quota), effective['quota_inherited']),
+             dict(quota_json(quota),
+                  inherited=effective['quota_inherited'])),
+            ('quota_usage', _('Quota usage'), _format_usage(usage),
+             None if usage is None else {'bytes': usage[0],
+                                         'messages': usage[1]}),
+            ('transport', _('Transport'), _inherited(
+                effective['transport'], effective['transport_inherited']),
+             {'transport': effective['transport'],
+              'inherited': effective['transport_inherited']}),
+            ('services', _('Services'), _inherited(
+                format_services(services), effective['services_inherited']),
+             {'enabled': services_json(services),
+              'inherited': effective['services_inherited']}),
+            ('note', _('Note'), account.note),
         ]
         if show_du:
             from vmm.models.values import QuotaLimit
-            rows.insert(5, (_('Disk usage'), QuotaLimit.format_bytes(
-                handler.disk_usage(account))))
-        output.info(_('Account information'), rows)
+            used = handler.disk_usage(account)
+            rows.insert(5, ('disk_usage', _('Disk usage'),
+                            QuotaLimit.format_bytes(used), used))
+        output.info('account', _('Account information'), rows)
         if args.details in ('aliases', 'full'):
             from vmm.models.values import EmailAddress
-            output.items(_('Aliases and catch-alls pointing here'),
-                         ('%s → %s' % (EmailAddress.display(alias),
-                                       EmailAddress.display(dest))
-                          for alias, dest in account.aliases_pointing_here()))
+            output.items('aliases', _('Aliases and catch-alls pointing '
+                                      'here'),
+                         ({'alias': EmailAddress.display(alias),
+                           'destination': EmailAddress.display(dest)}
+                          for alias, dest in account.aliases_pointing_here()),
+                         text=lambda e: '%s → %s' % (e['alias'],
+                                                     e['destination']))
     common.run(args, work)
 
 
@@ -127,9 +141,10 @@ def do_usertransport(args):
 def do_getuser(args):
     def work(handler):
         account = handler.get_user(args.uid)
-        output.info(_('Account information'), [
-            (_('UID'), account.uid), (_('GID'), account.domain.gid),
-            (_('Address'), account.unicode)])
+        output.info('account', _('Account information'), [
+            ('uid', _('UID'), account.uid),
+            ('gid', _('GID'), account.domain.gid),
+            ('address', _('Address'), account.unicode)])
     common.run(args, work)
 
 
@@ -140,8 +155,9 @@ def do_listpwschemes(args):
         doveadm = Config.load(args.config)['bin.doveadm']
     except Exception:  # no usable vmm.cfg: list what vmm itself can do
         doveadm = '/usr/bin/doveadm'
-    output.items(_('Usable password schemes'), list_schemes(doveadm))
-    output.items(_('Usable encoding suffixes'), ENCODINGS)
+    output.items('schemes', _('Usable password schemes'),
+                 list_schemes(doveadm))
+    output.items('encodings', _('Usable encoding suffixes'), ENCODINGS)
 
 
 def _usage(args, message):

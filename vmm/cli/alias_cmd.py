@@ -23,8 +23,9 @@ def do_aliasdelete(args):
 def do_aliasinfo(args):
     def work(handler):
         alias, destinations = handler.alias_info(args.address)
-        output.items(_('Alias information: %s') % alias.unicode,
-                     (_display(d) for d in destinations))
+        output.field('alias', alias.unicode)
+        output.items('destinations', _('Alias information: %s')
+                     % alias.unicode, (_display(d) for d in destinations))
     common.run(args, work)
 
 
@@ -40,9 +41,10 @@ def do_relocateddelete(args):
 def do_relocatedinfo(args):
     def work(handler):
         relocated = handler.relocated_info(args.address)
-        output.info(_('Relocated information'), [
-            (_('Address'), relocated.unicode),
-            (_('New address'), _display(relocated.destination))])
+        output.info('relocated', _('Relocated information'), [
+            ('address', _('Address'), relocated.unicode),
+            ('destination', _('New address'),
+             _display(relocated.destination))])
     common.run(args, work)
 
 
@@ -58,8 +60,9 @@ def do_catchalldelete(args):
 def do_catchallinfo(args):
     def work(handler):
         domain, destinations = handler.catchall_info(args.fqdn)
-        output.items(_('Catch-all information: %s') % domain.unicode,
-                     (_display(d) for d in destinations))
+        output.field('domain', domain.unicode)
+        output.items('destinations', _('Catch-all information: %s')
+                     % domain.unicode, (_display(d) for d in destinations))
     common.run(args, work)
 
 

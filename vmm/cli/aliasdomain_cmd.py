@@ -20,9 +20,9 @@ def do_aliasdomaininfo(args):
     def work(handler):
         from vmm.models.values import display_domain
         alias = handler.aliasdomain_info(args.fqdn)
-        output.info(_('Alias domain information'), [
-            (_('Alias domain'), display_domain(alias.name)),
-            (_('Primary domain'), alias.domain.unicode)])
+        output.info('aliasdomain', _('Alias domain information'), [
+            ('name', _('Alias domain'), display_domain(alias.name)),
+            ('primary', _('Primary domain'), alias.domain.unicode)])
     common.run(args, work)
 
 
@@ -45,13 +45,13 @@ def do_relaydomaininfo(args):
         from vmm.models.values import EmailAddress
         relay = handler.relaydomain_info(args.fqdn)
         recipients = relay.recipients()
-        output.info(_('Relay domain information'), [
-            (_('Relay domain'), relay.unicode),
-            (_('Transport'), relay.transport),
-            (_('Recipients'), ', '.join(EmailAddress.display(r)
-                                        for r in recipients)
-             if recipients else _('any')),
-            (_('Note'), relay.note or '')])
+        shown = [EmailAddress.display(r) for r in recipients]
+        output.info('relaydomain', _('Relay domain information'), [
+            ('name', _('Relay domain'), relay.unicode),
+            ('transport', _('Transport'), relay.transport),
+            ('recipients', _('Recipients'),
+             ', '.join(shown) if shown else _('any'), shown or None),
+            ('note', _('Note'), relay.note)])
     common.run(args, work)
 
 

@@ -60,12 +60,10 @@ def do_check(args):
     results = check.run_checks(config, args.postfix_dir, args.dovecot_config,
                                user, password)
     failures = check.failed(results)
-    if args.json:
-        import json
-        output.line(json.dumps(
-            {'checks': [{'name': r.name, 'status': r.status,
-                         'detail': r.detail} for r in results],
-             'failed': failures}, indent=2, ensure_ascii=False))
+    if output.json_mode():
+        output.items('checks', None, ({'name': r.name, 'status': r.status,
+                                       'detail': r.detail} for r in results))
+        output.field('failed', failures)
     else:
         for result in results:
             output.line('%-7s  %s: %s' % (result.status, result.name,
@@ -93,8 +91,6 @@ def build_check(sub, name, short):
     p.add_argument('--password', metavar='PASSWORD',
                    help=_("the account's password (default: prompted, or "
                           'a line of standard input)'))
-    p.add_argument('--json', action='store_true',
-                   help=_('print the results as one JSON document'))
     return p
 
 

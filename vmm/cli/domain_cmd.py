@@ -28,6 +28,30 @@ def format_limit(used, limit):
     return '%d / %s' % (used, limit if limit else _('unlimited'))
 
 
+def quota_json(quota):
+    return {'bytes': quota.bytes, 'messages': quota.messages}
+
+
+def services_json(services):
+    from vmm.models.values import SERVICES
+    return [name for name in SERVICES if getattr(services, name)]
+
+
+def limit_rows(domain, counts):
+    """Rows of used / limit for domaininfo and domainlimits."""
+    def row(field, label, used, limit):
+        return (field, label, format_limit(used, limit),
+                {'used': used, 'limit': limit})
+    aliases = counts['aliases'] + (1 if counts['catchall'] else 0)
+    return [
+        row('alias_domains', _('Alias domains'), counts['alias_domains'],
+            domain.max_alias_domains),
+        row('accounts', _('Accounts'), counts['accounts'],
+            domain.max_accounts),
+        row('aliases', _('Aliases'), aliases, domain.max_aliases),
+    ]
+
+
 def do_domainadd(args):
     def work(handler):
         from vmm.models.values import DomainName
@@ -55,25 +79,22 @@ def do_domaindelete(args):
 def do_domaininfo(args):
     def work(handler):
         domain, counts = handler.domain_info(args.fqdn)
+        quota, services = domain.quota, domain.services
         rows = [
-            (_('Domain name'), domain.unicode),
-            (_('GID'), domain.gid),
-            (_('Domain directory'), domain.directory),
-            (_('Quota limit/user'), format_quota(domain.quota)),
-            (_('Active services'), format_services(domain.services)),
-            (_('Transport'), domain.transport),
-            (_('Alias domains'), format_limit(counts['alias_domains'],
-                                              domain.max_alias_domains)),
-            (_('Accounts'), format_limit(counts['accounts'],
-                                         domain.max_accounts)),
-            (_('Aliases'), format_limit(
-                counts['aliases'] + (1 if counts['catchall'] else 0),
-                domain.max_aliases)),
-            (_('Relocated'), counts['relocated']),
-            (_('Catch-all destinations'), counts['catchall']),
-            (_('Note'), domain.note or ''),
+            ('name', _('Domain name'), domain.unicode),
+            ('gid', _('GID'), domain.gid),
+            ('directory', _('Domain directory'), domain.directory),
+            ('quota', _('Quota limit/user'), format_quota(quota),
+             quota_json(quota)),
+            ('services', _('Active services'), format_services(services),
+             services_json(services)),
+            ('transport', _('Transport'), domain.transport),
+        ] + limit_rows(domain, counts) + [
+            ('relocated', _('Relocated'), counts['relocated']),
+            ('catchall', _('Catch-all destinations'), counts['catchall']),
+            ('note', _('Note'), domain.note),
         ]
-        output.info(_('Domain information'), rows)
+        output.info('domain', _('Domain information'), rows)
         details = DETAILS[:-1] if args.details == 'full' else \
             [args.details] if args.details else []
         titles = {'accounts': _('Available accounts'),
@@ -85,7 +106,7 @@ def do_domaininfo(args):
         for detail in details:
             shown = display_domain if detail == 'aliasdomains' else \
                 EmailAddress.display
-            output.items(titles[detail],
+            output.items(detail, titles[detail],
                          (shown(v) for v in
                           handler.domain_details(domain, detail)))
     common.run(args, work)
@@ -128,16 +149,9 @@ def do_domainlimits(args):
                 args.fqdn, accounts=args.accounts, aliases=args.aliases,
                 alias_domains=args.alias_domains)
             counts = domain.counts()
-        output.info(_('Domain limits'), [
-            (_('Domain name'), domain.unicode),
-            (_('Accounts'), format_limit(counts['accounts'],
-                                         domain.max_accounts)),
-            (_('Aliases'), format_limit(
-                counts['aliases'] + (1 if counts['catchall'] else 0),
-                domain.max_aliases)),
-            (_('Alias domains'), format_limit(counts['alias_domains'],
-                                              domain.max_alias_domains)),
-        ])
+        output.info('limits', _('Domain limits'),
+                    [('name', _('Domain name'), domain.unicode)] +
+                    limit_rows(domain, counts))
     common.run(args, work)
 
 

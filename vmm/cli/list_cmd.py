@@ -15,15 +15,21 @@ _KINDS = {
 }
 
 
+_MARKS = {'primary': '[+]', 'alias': '    [-]', 'relay': '[r]'}
+_KIND_NAMES = {'u': 'account', 'a': 'alias', 'r': 'relocated'}
+_KIND_LETTERS = {name: letter for letter, name in _KIND_NAMES.items()}
+
+
 def do_listdomains(args):
     def work(handler):
         from vmm.models import listing
         from vmm.models.values import display_domain
-        marks = {'primary': '[+]', 'alias': '    [-]', 'relay': '[r]'}
-        output.items(_('Matching domains'), (
-            '%s %s' % (marks[kind], display_domain(name))
-            for kind, name, _primary in listing.domains(handler.conn,
-                                                        args.pattern)))
+        output.items('domains', _('Matching domains'), (
+            {'name': display_domain(name), 'kind': kind,
+             'primary': display_domain(primary)}
+            for kind, name, primary in listing.domains(handler.conn,
+                                                       args.pattern)),
+            text=lambda e: '%s %s' % (_MARKS[e['kind']], e['name']))
     common.run(args, work)
 
 
@@ -36,12 +42,18 @@ def do_listaddresses(args):
                   'listaliases': _('Matching aliases'),
                   'listrelocated': _('Matching relocated users'),
                   'listusers': _('Matching user accounts')}
-        output.items(titles[args.command], (
-            '%s %s%s@%s' % ('[+]' if primary else '[-]',
-                            kind + ' ' if show_kind else '', local,
-                            display_domain(domain))
+
+        def text(entry):
+            return '%s %s%s' % (
+                '[+]' if entry['primary_domain'] else '[-]',
+                _KIND_LETTERS[entry['kind']] + ' ' if show_kind else '',
+                entry['address'])
+        output.items('addresses', titles[args.command], (
+            {'address': '%s@%s' % (local, display_domain(domain)),
+             'kind': _KIND_NAMES[kind], 'primary_domain': primary}
             for kind, local, domain, primary in listing.addresses(
-                handler.conn, args.pattern, _KINDS[args.command])))
+                handler.conn, args.pattern, _KINDS[args.command])),
+            text=text)
     common.run(args, work)
 
 

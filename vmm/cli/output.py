@@ -1,8 +1,19 @@
-"""Everything the CLI prints: info blocks, lists, warnings, errors."""
+"""Everything the CLI prints: info blocks, lists, warnings, errors — as
+text for people, or with ``--json`` as one JSON document for programs.
 
+In JSON mode a command's output is one object: each info block is a key
+holding an object of stable field names, each list a key holding an array
+that is written entry by entry as the rows arrive (a listing of a million
+addresses never sits in memory).  Errors and warnings go to stderr as
+``{"error": …, "code": …}`` / ``{"warning": …}``.
+"""
+
+import json
 import sys
 
 from vmm.i18n import _
+
+_state = {'json': False, 'open': False, 'messages': []}
 
 
 def setup_streams():
@@ -14,36 +25,103 @@ def setup_streams():
             reconfigure(errors='replace')
 
 
-def error(message):
-    print(_('Error: %s') % message, file=sys.stderr)
+def set_json(enabled):
+    _state.update(json=enabled, open=False, messages=[])
+
+
+def json_mode():
+    return _state['json']
+
+
+def _dump(value):
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _key(key):
+    """Start the next member of the document."""
+    sys.stdout.write('%s%s: ' % (',\n ' if _state['open'] else '{',
+                                 _dump(key)))
+    _state['open'] = True
+
+
+def finish():
+    """Close the JSON document (free-text lines become "messages")."""
+    if not _state['json']:
+        return
+    if _state['messages']:
+        _key('messages')
+        sys.stdout.write(_dump(_state['messages']))
+    if _state['open']:
+        sys.stdout.write('}\n')
+    _state.update(open=False, messages=[])
+    sys.stdout.flush()
+
+
+def error(message, code=None):
+    if _state['json']:
+        print(_dump({'error': message, 'code': code}), file=sys.stderr)
+    else:
+        print(_('Error: %s') % message, file=sys.stderr)
 
 
 def warning(message):
-    print(_('Warning: %s') % message, file=sys.stderr)
+    if _state['json']:
+        print(_dump({'warning': message}), file=sys.stderr)
+    else:
+        print(_('Warning: %s') % message, file=sys.stderr)
 
 
 def line(text=''):
-    print(text)
+    if _state['json']:
+        if text:
+            _state['messages'].append(text)
+    else:
+        print(text)
 
 
-def info(title, rows):
-    """A title, a rule, and aligned ``Label....: value`` lines."""
+def field(key, value):
+    """A plain member of the JSON document (nothing in text mode)."""
+    if _state['json']:
+        _key(key)
+        sys.stdout.write(_dump(value))
+
+
+def info(key, title, rows):
+    """A title, a rule, and aligned ``Label....: value`` lines; in JSON the
+    object {field: value}.  *rows* are (field, label, value) or (field,
+    label, text, value) when people read something other than programs; a
+    value of None is shown empty and written as null."""
+    rows = [row if len(row) == 4 else row + (row[2],) for row in rows]
+    if _state['json']:
+        _key(key)
+        sys.stdout.write(_dump({row[0]: row[3] for row in rows}))
+        return
     print(title)
     print('-' * len(title))
-    rows = list(rows)
-    width = max((len(label) for label, _value in rows), default=0) + 3
-    for label, value in rows:
-        print('\t%s: %s' % (label.ljust(width, '.'), value))
+    width = max((len(row[1]) for row in rows), default=0) + 3
+    for _field, label, text, _value in rows:
+        print('\t%s: %s' % (label.ljust(width, '.'),
+                            '' if text is None else text))
     print()
 
 
-def items(title, values, empty=None):
-    """A title, a rule, and one indented entry per line."""
+def items(key, title, entries, text=str, empty=None):
+    """A title, a rule, and one indented line per entry (``text(entry)``);
+    in JSON the array of entries, streamed."""
+    if _state['json']:
+        _key(key)
+        sys.stdout.write('[')
+        first = True
+        for entry in entries:
+            sys.stdout.write(('' if first else ',\n  ') + _dump(entry))
+            first = False
+        sys.stdout.write(']')
+        return
     print(title)
     print('-' * len(title))
     count = 0
-    for value in values:
-        print('\t%s' % value)
+    for entry in entries:
+        print('\t%s' % text(entry))
         count += 1
     if not count:
         print('\t%s' % (empty or _('None')))

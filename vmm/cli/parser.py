@@ -27,6 +27,9 @@ def build_parser(only=None):
         epilog=_('`vmm help SUBCOMMAND` describes a subcommand.'))
     parser.add_argument('-v', '--version', action='store_true',
                         help=_('show the version and exit'))
+    parser.add_argument('--json', action='store_true',
+                        help=_('print info and list output as one JSON '
+                               'document (keys in vmm(1))'))
     parser.add_argument('-c', '--config', metavar='FILE',
                         help=_('the configuration file (default: '
                                '$VMM_CONFIG, then /root/vmm.cfg, '
@@ -49,4 +52,7 @@ def add_command(sub, name, short, help_text, func, description=None):
     parser = sub.add_parser(name, aliases=[short], help=help_text,
                             description=description or help_text)
     parser.set_defaults(func=func)
+    # --json may also follow the subcommand.
+    parser.add_argument('--json', action='store_true',
+                        default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
