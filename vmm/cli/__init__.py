@@ -94,6 +94,9 @@ def main(argv=None):
 
 
 def run(argv):
+    if argv[:1] == ['_complete']:
+        from vmm.completion import main as complete
+        return complete(argv[1:])
     from vmm.cli import output
     output.setup_streams()
     # Known before parsing, so that even a usage error comes as JSON.
