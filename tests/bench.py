@@ -1,0 +1,405 @@
+"""Benchmarks (``make bench``): command latency, CLI throughput, lookup
+throughput and memory at scale, each against a floor measured in the same
+run on the same machine.
+
+It starts its own private PostgreSQL in .bench/ of the checkout, builds the
+data it needs, prints one table and removes the server again.
+"""
+
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import servers  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, '.bench')
+BIN = os.path.dirname(sys.executable)
+VMM = os.path.join(BIN, 'vmm')
+RUNS = 21
+
+rows = []
+
+
+def report(group, name, value, unit, floor=None, goal=None):
+    ratio = value / floor if floor else None
+    rows.append((group, name, value, unit, floor, ratio, goal))
+    print('  %-44s %12.2f %-9s%s' % (
+        name, value, unit,
+        '  floor %.2f  ratio %.2f' % (floor, ratio) if floor else ''),
+        flush=True)
+
+
+def median_wall(argv, env, runs=RUNS, before=None):
+    times = []
+    for _ in range(runs):
+        if before:
+            before()
+        start = time.perf_counter()
+        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss(argv, env):
+    """Wall seconds and peak resident memory (MiB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, argv
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
+FILL_SQL = """
+INSERT INTO transport (transport) VALUES ('lmtp:unix:private/dovecot-lmtp')
+    ON CONFLICT DO NOTHING;
+INSERT INTO domain_data (gid, qid, ssid, tid, domaindir)
+    SELECT 100000 + d, 1, 1, (SELECT tid FROM transport LIMIT 1),
+           '/srv/mail/' || (d %% 16) || '/' || (100000 + d)
+      FROM generate_series(1, %(domains)d) d;
+INSERT INTO domain_name (domainname, gid, is_primary)
+    SELECT 'd' || d || '.example', 100000 + d, TRUE
+      FROM generate_series(1, %(domains)d) d
+    UNION ALL
+    SELECT 'a' || d || '.example', 100000 + d, FALSE
+      FROM generate_series(1, %(domains)d) d;
+INSERT INTO users (local_part, passwd, uid, gid)
+    SELECT 'u' || u, '{PLAIN}secret', 1000000 + d * 1000 + u, 100000 + d
+      FROM generate_series(1, %(domains)d) d,
+           generate_series(1, %(accounts)d) u;
+INSERT INTO alias (gid, address, destination)
+    SELECT 100000 + d, 'al' || a, 'u' || a || '@d' || d || '.example'
+      FROM generate_series(1, %(domains)d) d,
+           generate_series(1, %(aliases)d) a;
+INSERT INTO relocated (gid, address, destination)
+    SELECT 100000 + d, 'r' || r, 'new' || r || '@elsewhere.example'
+      FROM generate_series(1, %(domains)d) d,
+           generate_series(1, %(relocated)d) r;
+INSERT INTO catchall (gid, destination)
+    SELECT 100000 + d, 'u1@d' || d || '.example'
+      FROM generate_series(1, %(domains)d) d WHERE d %% 10 = 0;
+SELECT setval('users_uid', 9000000);
+SELECT setval('domain_gid', 900000);
+ANALYZE;
+"""
+
+FLOOR_SQL = """
+CREATE FUNCTION bench_floor(localpart varchar, the_domain varchar)
+    RETURNS TABLE (recipient varchar, destination varchar)
+LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+BEGIN
+    recipient := localpart || '@' || the_domain;
+    destination := recipient;
+    RETURN NEXT;
+END;
+$$;
+REVOKE ALL ON FUNCTION bench_floor(varchar, varchar) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bench_floor(varchar, varchar) TO postfix, dovecot;
+"""
+
+# (function, local-part prefix, role); local parts 1..200 of which 1..100
+# exist, on primary (d) and alias (a) domain names: half exist, half miss.
+LOOKUPS = [
+    ('postfix_virtual_alias_map', 'al', 'postfix'),
+    ('postfix_virtual_mailbox_map', 'u', 'postfix'),
+    ('postfix_virtual_uid_map', 'u', 'postfix'),
+    ('postfix_transport_map', 'u', 'postfix'),
+    ('postfix_relocated_map', 'r', 'postfix'),
+    ('postfix_smtpd_sender_login_map', 'u', 'postfix'),
+    ('dovecotpassword', 'u', 'dovecot'),
+    ('dovecotuser', 'u', 'dovecot'),
+]
+
+
+def pgbench(pg, dbname, function, prefix, role, seconds):
+    script = tempfile.NamedTemporaryFile('w', suffix='.sql', delete=False)
+    upper = 20 if prefix == 'r' else 200
+    script.write('\\set d random(1, 1000)\n\\set n random(1, %d)\n'
+                 '\\set k random(0, 1)\n'
+                 "SELECT * FROM %s('%s' || :n, CASE :k WHEN 0 THEN 'd' "
+                 "ELSE 'a' END || :d || '.example');\n"
+                 % (upper, function, prefix))
+    script.close()
+    try:
+        out = subprocess.run(
+            ['pgbench', '-n', '-M', 'simple', '-c', '2', '-j', '2', '-T',
+             str(seconds), '-f', script.name, '-h', '127.0.0.1', '-p',
+             str(pg.port), '-U', role, dbname],
+            check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(script.name)
+    for line in out.splitlines():
+        if line.startswith('tps ='):
+            return float(line.split()[2])
+    raise RuntimeError('no tps in pgbench output:\n' + out)
+
+
+def plans(pg, dbname):
+    """Statements inside the lookup functions must use indexes: show that
+    no plan of theirs contains a sequential scan (auto_explain)."""
+    conn = pg.connect(dbname)
+    conn.autocommit = True
+    seq = []
+    with conn.cursor() as cur:
+        cur.execute("LOAD 'auto_explain'")
+        cur.execute('SET auto_explain.log_min_duration = 0')
+        cur.execute('SET auto_explain.log_nested_statements = on')
+        cur.execute("SET client_min_messages = log")
+        cur.execute('SET auto_explain.log_analyze = off')
+        for function, prefix, _role in LOOKUPS:
+            for name in ('d500.example', 'a500.example'):
+                conn.notices.clear()
+                cur.execute('SELECT * FROM %s(%%s, %%s)' % function,
+                            (prefix + '5', name))
+                text = ''.join(conn.notices)
+                if 'Seq Scan' in text:
+                    seq.append(function)
+    conn.close()
+    return sorted(set(seq))
+
+
+def config_file(pg, dbname, base):
+    path = os.path.join(WORK, 'vmm.cfg')
+    with open(path, 'w') as handle:
+        handle.write('[database]\nhost = %s\nport = %d\nuser = %s\n'
+                     'name = %s\nsslmode = disable\n[misc]\n'
+                     'base_directory = %s\n[domain]\nauto_postmaster = '
+                     'false\n'
+                     % (pg.socket_dir, pg.port, pg.superuser, dbname, base))
+    os.chmod(path, 0o600)
+    return path
+
+
+def bench_latency(pg, env, base):
+    print('\n1. Command latency (median of %d runs, separate processes)'
+          % RUNS, flush=True)
+    floor_code = ('import psycopg2; c = psycopg2.connect(host=%r, port=%d, '
+                  'dbname="mailsys", user=%r, sslmode="disable"); '
+                  'cur = c.cursor(); cur.execute("SELECT 1"); cur.fetchone()'
+                  % (pg.socket_dir, pg.port, pg.superuser))
+    floor = median_wall([sys.executable, '-c', floor_code], env)
+    report('latency', 'floor: python + psycopg2 + connect + SELECT 1',
+           floor * 1000, 'ms')
+    subprocess.run([VMM, 'da', 'latency.example'], env=env, check=True)
+    subprocess.run([VMM, 'ua', 'first@latency.example', '-p', 'x'],
+                   env=env, check=True)
+    counter = iter(range(10 ** 6))
+    for name, argv in [
+            ('vmm userinfo', [VMM, 'ui', 'first@latency.example']),
+            ('vmm domaininfo', [VMM, 'di', 'latency.example']),
+            ('vmm useradd (SHA512-CRYPT)', None),
+            ('vmm listdomains', [VMM, 'ld', '-p', 'latency%'])]:
+        if argv is None:
+            times = []
+            for _ in range(RUNS):
+                start = time.perf_counter()
+                subprocess.run([VMM, 'ua', 'n%d@latency.example'
+                                % next(counter), '-p', 'x'], env=env,
+                               check=True, stdout=subprocess.DEVNULL)
+                times.append(time.perf_counter() - start)
+            value = statistics.median(times)
+        else:
+            value = median_wall(argv, env)
+        report('latency', name, value * 1000, 'ms', floor * 1000, 1.5)
+
+
+def bench_throughput(env):
+    print('\n2. Throughput: 2,000 useradd calls from a shell loop',
+          flush=True)
+    subprocess.run([VMM, 'da', 'loop.example'], env=env, check=True)
+    script = ('for i in $(seq 1 2000); do "%s" ua "user$i@loop.example" '
+              '-p secret >/dev/null || exit 1; done' % VMM)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(['sh', '-c', script], env=env, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + \
+        (after.ru_stime - before.ru_stime)
+    report('throughput', 'accounts per second', 2000 / wall, '/s')
+    report('throughput', 'CPU per account (vmm process)',
+           cpu / 2000 * 1000, 'ms')
+    bare = median_wall([sys.executable, '-S', '-c', 'pass'], env)
+    report('throughput', '  of which interpreter start', bare * 1000, 'ms')
+    out = subprocess.run([sys.executable, '-X', 'importtime', VMM, 'ua',
+                          'profiled@loop.example', '-p', 'x'], env=env,
+                         capture_output=True, text=True, check=True).stderr
+    # Top-level imports only (one space of indentation): their cumulative
+    # times add up to all import work.
+    imports = sum(int(line.split('|')[1]) for line in out.splitlines()
+                  if line.startswith('import time:') and
+                  line.split('|')[2].startswith(' ') and
+                  not line.split('|')[2].startswith('  ') and
+                  line.split('|')[1].strip().isdigit())
+    report('throughput', '  of which imports', imports / 1000, 'ms')
+    import pstats
+    prof = os.path.join(WORK, 'ua.prof')
+    subprocess.run([sys.executable, '-m', 'cProfile', '-o', prof, VMM, 'ua',
+                    'profiled2@loop.example', '-p', 'x'], env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    stats = pstats.Stats(prof)
+    def total(fragment):
+        return sum(s[3] for func, s in stats.stats.items()
+                   if fragment in func[2] or fragment in func[0]) * 1000
+    report('throughput', '  of which hashing (sha512_crypt)',
+           max(total('sha512_crypt'), total('hash_password')), 'ms')
+    report('throughput', '  of which SQL (cursor.execute)',
+           total("method 'execute'"), 'ms')
+
+
+def bench_lookups(pg, seconds):
+    print('\n3. Lookups at 100,000 accounts (pgbench -M simple, TCP, the '
+          'postfix/dovecot roles; floor and lookup run alternately, '
+          'best of 3 each)', flush=True)
+    for function, prefix, role in LOOKUPS:
+        floor = tps = 0
+        for _round in range(3):
+            floor = max(floor, pgbench(pg, 'mailsys', 'bench_floor', prefix,
+                                       role, seconds))
+            tps = max(tps, pgbench(pg, 'mailsys', function, prefix, role,
+                                   seconds))
+        report('lookups', function, tps, 'tps', floor, 0.8)
+    seq = plans(pg, 'mailsys')
+    print('  sequential scans in lookup plans: %s' % (', '.join(seq)
+                                                      or 'none'))
+
+
+def bench_listing(pg, env, small_env):
+    print('\n4. Listing at scale: wall time and peak memory', flush=True)
+    for label, environment in (('100,000 accounts', env),
+                               ('10,000 accounts', small_env)):
+        wall, rss = peak_rss([VMM, 'listaddresses'], environment)
+        report('listing', 'listaddresses, %s: seconds' % label, wall, 's')
+        report('listing', 'listaddresses, %s: peak RSS' % label, rss, 'MiB')
+        wall, rss = peak_rss([VMM, 'domaininfo', 'd1.example', '-d',
+                              'full'], environment)
+        report('listing', 'domaininfo -d full, %s: peak RSS' % label, rss,
+               'MiB')
+
+
+def bench_loop_check(pg, env):
+    print('\n5. Alias-loop check on a domain with 100,000 aliases',
+          flush=True)
+    pg.execute("INSERT INTO alias (gid, address, destination) "
+               "SELECT 100001, 'big' || a, 'u1@d1.example' "
+               "FROM generate_series(1, 100000) a", dbname='mailsys')
+    pg.execute('ANALYZE alias', dbname='mailsys')
+    value = median_wall([VMM, 'aa', 'big1@d1.example',
+                         'u2@d1.example'], env, runs=1)
+    subprocess.run([VMM, 'ad', 'big1@d1.example', 'u2@d1.example'],
+                   env=env, check=True)
+    times = [median_wall([VMM, 'aa', 'big%d@d1.example' % i,
+                          'u2@d1.example'], env, runs=1)
+             for i in range(2, 7)]
+    value = statistics.median(times)
+    floor = median_wall([VMM, 'ai', 'big1@d1.example'], env, runs=5)
+    report('loops', 'aliasadd incl. loop check (s)', value, 's')
+    report('loops', 'aliasinfo, same domain (s)', floor, 's')
+
+
+def bench_batch(pg, env, base):
+    """10,000 useradd lines in one batch against as many separate
+    invocations, with a fast password scheme, on fresh domains."""
+    print('\n6. vmm batch: useradd lines in one batch vs. separate '
+          'processes (SSHA512)', flush=True)
+    count = int(os.environ.get('BENCH_BATCH', '10000'))
+    fast_env = dict(env, VMM_CONFIG=env['VMM_CONFIG'] + '.fast')
+    with open(env['VMM_CONFIG']) as src, \
+            open(fast_env['VMM_CONFIG'], 'w') as dst:
+        dst.write(src.read().replace('[misc]\n',
+                                     '[misc]\npassword_scheme = SSHA512\n'))
+    os.chmod(fast_env['VMM_CONFIG'], 0o600)
+    rss = {}
+    for label, lines in (('small', count // 10), ('full', count)):
+        domain = 'batch-%s.example' % label
+        subprocess.run([VMM, 'da', domain], env=fast_env, check=True)
+        path = os.path.join(WORK, 'batch-%s.txt' % label)
+        with open(path, 'w') as handle:
+            for n in range(lines):
+                handle.write('ua user%d@%s -p secret\n' % (n, domain))
+        wall, rss[label] = peak_rss([VMM, 'batch', path], fast_env)
+        if label == 'full':
+            batch_rate = lines / wall
+    subprocess.run([VMM, 'da', 'separate.example'], env=fast_env,
+                   check=True)
+    script = ('i=0; while [ $i -lt %d ]; do "%s" ua "user$i@separate.example"'
+              ' -p secret >/dev/null || exit 1; i=$((i+1)); done'
+              % (count, VMM))
+    start = time.perf_counter()
+    subprocess.run(['sh', '-c', script], env=fast_env, check=True)
+    separate_rate = count / (time.perf_counter() - start)
+    report('batch', 'separate processes: accounts per second',
+           separate_rate, '/s')
+    report('batch', 'one batch: accounts per second', batch_rate, '/s',
+           separate_rate, 20)
+    report('batch', 'batch peak RSS, %d lines' % (count // 10),
+           rss['small'], 'MiB')
+    report('batch', 'batch peak RSS, %d lines' % count, rss['full'], 'MiB')
+
+
+def main():
+    seconds = int(os.environ.get('BENCH_SECONDS', '5'))
+    pg = servers.PostgresServer(os.path.join(WORK, 'pg'))
+    pg.stop('immediate')
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    os.chmod(WORK, 0o711)
+    base = os.path.join(WORK, 'mail')
+    os.makedirs(base)
+    os.chmod(base, 0o711)
+    pg.start()
+    try:
+        for role in ('postfix', 'dovecot'):
+            pg.execute('CREATE ROLE %s LOGIN' % role)
+        env = dict(os.environ)
+        for dbname, domains in (('mailsys', 1000), ('small', 100)):
+            pg.execute('CREATE DATABASE %s' % dbname)
+            env['VMM_CONFIG'] = config_file(pg, dbname, base)
+            os.rename(env['VMM_CONFIG'], env['VMM_CONFIG'] + '.' + dbname)
+            env['VMM_CONFIG'] += '.' + dbname
+            subprocess.run([VMM, 'dbupgrade'], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            pg.psql(dbname, '-f', os.path.join(ROOT, 'pgsql',
+                                               'set-permissions.sql'),
+                    '-v', 'postfix=postfix', '-v', 'dovecot=dovecot',
+                    stdout=subprocess.DEVNULL)
+            pg.execute(FILL_SQL % {'domains': domains, 'accounts': 100,
+                                   'aliases': 100, 'relocated': 10},
+                       dbname=dbname)
+            pg.execute(FLOOR_SQL, dbname=dbname)
+        small_env = dict(env, VMM_CONFIG=os.path.join(WORK,
+                                                      'vmm.cfg.small'))
+        env['VMM_CONFIG'] = os.path.join(WORK, 'vmm.cfg.mailsys')
+        print('vmm benchmarks, %s, %s, %d cores' % (
+            time.strftime('%Y-%m-%d'), os.uname().machine, os.cpu_count()))
+        bench_latency(pg, env, base)
+        bench_lookups(pg, seconds)
+        bench_listing(pg, env, small_env)
+        bench_loop_check(pg, env)
+        bench_throughput(env)
+        bench_batch(pg, env, base)
+    finally:
+        pg.stop()
+        shutil.rmtree(WORK, ignore_errors=True)
+    print('\nGoals: latency ratio <= 1.5, lookup ratio >= 0.8, no seq scans, '
+          'listing memory flat between 10,000 and 100,000 accounts, batch '
+          '>= 20x separate processes with flat memory.')
+    failed = [r for r in rows if r[6] is not None and r[5] is not None and
+              ((r[0] == 'latency' and r[5] > r[6]) or
+               (r[0] in ('lookups', 'batch') and r[5] < r[6]))]
+    for row in failed:
+        print('  goal missed: %s (ratio %.2f, goal %.2f)' % (row[1], row[5],
+                                                             row[6]))
+
+
+if __name__ == '__main__':
+    main()
