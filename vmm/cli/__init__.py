@@ -50,6 +50,7 @@ COMMANDS = {
     'userquota': ('uq', 'account_cmd', True),
     'userservices': ('us', 'account_cmd', True),
     'usertransport': ('ut', 'account_cmd', True),
+    'uservacation': ('uv', 'vacation_cmd', True),
     'aliasadd': ('aa', 'alias_cmd', True),
     'aliasdelete': ('ad', 'alias_cmd', True),
     'aliasinfo': ('ai', 'alias_cmd', False),
@@ -62,6 +63,9 @@ COMMANDS = {
     'dbupgrade': ('dbu', 'general_cmd', True),
     'batch': ('ba', 'batch_cmd', True),
     'check': ('ck', 'check_cmd', False),
+    'export': ('ex', 'exchange_cmd', False),
+    'import': ('im', 'exchange_cmd', True),
+    'log': ('lg', 'exchange_cmd', False),
 }
 SHORT_NAMES = {short: long for long, (short, _m, _w) in COMMANDS.items()}
 

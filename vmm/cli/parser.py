@@ -20,7 +20,7 @@ def build_parser(only=None):
     """The top-level parser with the subparser of *only*, or all."""
     from vmm.cli import COMMANDS
     parser = ArgumentParser(
-        prog='vmm', add_help=True,
+        prog='vmm', add_help=True, allow_abbrev=False,
         description=_('Manage the domains, accounts, aliases and relocated '
                       'users of a Postfix + Dovecot mail server kept in '
                       'PostgreSQL.'),
@@ -49,8 +49,11 @@ def build_parser(only=None):
 
 def add_command(sub, name, short, help_text, func, description=None):
     """A subparser reachable by its long and its short name."""
+    # No abbreviated long options: --pass must not slip a password past
+    # the audit log's filter, and scripts should spell options out.
     parser = sub.add_parser(name, aliases=[short], help=help_text,
-                            description=description or help_text)
+                            description=description or help_text,
+                            allow_abbrev=False)
     parser.set_defaults(func=func)
     # --json may also follow the subcommand.
     parser.add_argument('--json', action='store_true',
