@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 system:
 	sh tests/install-system-packages.sh
 
-$(BIN)/vmm: setup.py pyproject.toml
+$(BIN)/vmm: setup.py pyproject.toml $(wildcard po/*.po)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -31,10 +31,12 @@ demo: venv
 bench: venv
 	$(BIN)/python tests/bench.py
 
-# Re-extract po/vmm.pot from the code and merge it into every catalog.
+# Re-extract po/vmm.pot from the code (and argparse's own messages, which
+# vmm translates too) and merge it into every catalog.
 catalogs: venv
-	$(BIN)/pybabel extract --no-location --sort-output -k _ -k ngettext:1,2 \
-	    -o po/vmm.pot vmm
+	$(BIN)/pybabel extract --no-location --sort-output --project=vmm \
+	    -k _ -k ngettext:1,2 -o po/vmm.pot vmm \
+	    $$($(BIN)/python -c 'import argparse; print(argparse.__file__)')
 	for po in po/*.po; do \
 	    $(BIN)/pybabel update --no-fuzzy-matching -i po/vmm.pot -o $$po \
 	        -l $$(basename $$po .po); \

@@ -28,10 +28,12 @@ class BuildWithCatalogs(build_py):
         super().run()
         from babel.messages.mofile import write_mo
         from babel.messages.pofile import read_po
+        # An editable install runs the package from the source tree.
+        package = 'vmm' if getattr(self, 'editable_mode', False) else \
+            os.path.join(self.build_lib, 'vmm')
         for po_path in sorted(glob.glob(os.path.join('po', '*.po'))):
             lang = os.path.splitext(os.path.basename(po_path))[0]
-            target = os.path.join(self.build_lib, 'vmm', 'locale', lang,
-                                  'LC_MESSAGES')
+            target = os.path.join(package, 'locale', lang, 'LC_MESSAGES')
             os.makedirs(target, exist_ok=True)
             with open(po_path, 'rb') as po_file:
                 catalog = read_po(po_file, locale=lang)
@@ -66,7 +68,7 @@ setup(
         'bcrypt>=4.0',
     ],
     extras_require={
-        'test': ['pytest>=7', 'hypothesis>=6', 'Babel>=2.12'],
+        'test': ['pytest>=7', 'hypothesis>=6', 'Babel>=2.12', 'wheel'],
     },
     entry_points={'console_scripts': ['vmm = vmm.cli:main']},
     cmdclass={'build_py': BuildWithCatalogs},

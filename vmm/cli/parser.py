@@ -3,8 +3,13 @@
 import argparse
 import importlib
 
-from vmm import errors
+from vmm import errors, i18n
 from vmm.i18n import _
+
+# argparse's own messages (usage, errors, section titles) come from vmm's
+# catalogs too.
+argparse._ = i18n._
+argparse.ngettext = i18n.ngettext
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -1,0 +1,126 @@
+"""Translations: complete catalogs for de, fr, nl, fi and vi, compiled when
+the package is built, chosen from the environment without any system
+locale, and used for errors, labels and argparse's own messages."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+import pytest
+from babel.messages.pofile import read_po
+
+ROOT = os.path.join(os.path.dirname(__file__), '..')
+PO = os.path.join(ROOT, 'po')
+LANGUAGES = ('de', 'fr', 'nl', 'fi', 'vi')
+
+
+def catalog(lang):
+    with open(os.path.join(PO, lang + '.po'), 'rb') as handle:
+        return read_po(handle, locale=lang)
+
+
+def template():
+    with open(os.path.join(PO, 'vmm.pot'), 'rb') as handle:
+        return read_po(handle)
+
+
+def translation(lang, msgid):
+    return catalog(lang)[msgid].string
+
+
+@pytest.mark.parametrize('lang', LANGUAGES)
+def test_msgfmt_check(lang):
+    proc = subprocess.run(['msgfmt', '--check', '-o', os.devnull,
+                           os.path.join(PO, lang + '.po')],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize('lang', LANGUAGES)
+def test_complete_without_fuzzy_and_babel_checks(lang):
+    po, pot = catalog(lang), template()
+    assert {m.id for m in pot if m.id} == {m.id for m in po if m.id}
+    for message in po:
+        if not message.id:
+            continue
+        assert not message.fuzzy, message.id
+        strings = message.string if isinstance(message.string, tuple) \
+            else (message.string,)
+        assert all(strings), message.id
+        assert not list(message.check(po)), message.id
+
+
+def test_template_holds_every_string_of_the_code():
+    import argparse
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, 'now.pot')
+        subprocess.run([os.path.join(os.path.dirname(sys.executable),
+                                     'pybabel'), '-q', 'extract',
+                        '--no-location', '-k', '_', '-k', 'ngettext:1,2',
+                        '-o', out, os.path.join(ROOT, 'vmm'),
+                        argparse.__file__], check=True)
+        with open(out, 'rb') as handle:
+            now = {m.id for m in read_po(handle) if m.id}
+    missing = now - {m.id for m in template() if m.id}
+    assert not missing, 'run `make catalogs`: %s' % sorted(missing)[:5]
+
+
+def test_wheel_carries_compiled_catalogs(tmp_path):
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--quiet',
+                    '--no-deps', '--no-build-isolation', '-w', str(tmp_path),
+                    ROOT], check=True)
+    wheel = next(p for p in os.listdir(tmp_path) if p.endswith('.whl'))
+    names = zipfile.ZipFile(tmp_path / wheel).namelist()
+    for lang in LANGUAGES:
+        assert 'vmm/locale/%s/LC_MESSAGES/vmm.mo' % lang in names
+
+
+@pytest.mark.parametrize('lang', LANGUAGES)
+def test_commands_speak_the_language(vmm, db, lang):
+    env = {'LANGUAGE': lang, 'LC_ALL': 'C', 'LANG': 'C'}
+    assert vmm('da', 'example.org').code == 0
+    result = vmm('di', 'example.org', env=env)
+    assert result.code == 0
+    title = translation(lang, 'Domain information')
+    label = translation(lang, 'Domain name')
+    assert title != 'Domain information' and title in result.out
+    assert label in result.out
+    error = vmm('ui', 'nobody@example.org', env=env)
+    assert error.code == 52
+    expected = translation(lang, "The account '%s' does not exist") \
+        % 'nobody@example.org'
+    assert expected in error.err
+    assert translation(lang, 'Error: %s').split('%s')[0] in error.err
+    usage = vmm('da', env=env)
+    assert usage.code == 2
+    assert translation(lang, 'the following arguments are required: %s') \
+        .split('%s')[0] in usage.err
+
+
+@pytest.mark.parametrize('variable', ['LANGUAGE', 'LC_ALL', 'LC_MESSAGES',
+                                      'LANG'])
+def test_language_variables_in_gettext_order(vmm, db, variable):
+    env = {'LANGUAGE': '', 'LC_ALL': '', 'LC_MESSAGES': '', 'LANG': ''}
+    env[variable] = 'fr_FR.UTF-8' if variable != 'LANGUAGE' else 'fr'
+    result = vmm('di', 'nosuch.example', env=env)
+    assert result.code == 57
+    assert translation('fr', "The domain '%s' does not exist") \
+        % 'nosuch.example' in result.err
+
+
+def test_unencodable_output_does_not_crash(vmm, db, config_file):
+    assert vmm('da', 'bücher.example').code == 0
+    env = dict(os.environ, PYTHONIOENCODING='ascii', LANG='C', LC_ALL='C',
+               VMM_CONFIG=config_file)
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable),
+                                        'vmm'), 'ld'], capture_output=True,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert b'b?cher.example' in proc.stdout
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable),
+                                        'vmm'), 'di', 'bücher.example'],
+                          capture_output=True,
+                          env=dict(env, LANGUAGE='vi'))
+    assert proc.returncode == 0 and b'Traceback' not in proc.stderr
