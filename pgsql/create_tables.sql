@@ -237,6 +237,7 @@ CREATE TRIGGER mergeuserquota BEFORE INSERT ON userquota
 -- Postfix and Dovecot what they need (set-permissions.sql).
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
 
+\ir lookup_cache.sql
 \ir lookup_functions.sql
 
 INSERT INTO vmm_schema (version) VALUES (1);

@@ -4,7 +4,8 @@
 -- pgsql-*.cf and dovecot-sql.conf.ext files keep working.  Each function is
 -- PL/pgSQL, which caches its query plans: Postfix and Dovecot send every
 -- lookup as one plain query string, and a plain join or an SQL function
--- would be parsed and planned again each time.  They run with the owner's
+-- would be parsed and planned again each time.  Each reads the lookup cache
+-- (lookup_cache.sql) with one index probe.  They run with the owner's
 -- rights (SECURITY DEFINER, fixed search_path), so the postfix and dovecot
 -- roles need EXECUTE only, not SELECT on the tables.
 --
@@ -32,47 +33,31 @@ $$;
 CREATE OR REPLACE VIEW postfix_gid AS
     SELECT gid, domainname FROM domain_name;
 
+-- The alias's destinations with the placeholders filled; for an unknown
+-- local part the catch-all destinations (accounts and relocated users of a
+-- domain with a catch-all map to themselves, so they win).
 CREATE OR REPLACE FUNCTION postfix_virtual_alias_map(localpart varchar, the_domain varchar)
     RETURNS TABLE (recipient varchar, destination varchar)
 LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
-    did bigint;
     queried varchar := localpart || '@' || the_domain;
 BEGIN
-    SELECT gid INTO did FROM domain_name WHERE domainname = the_domain;
-    IF did IS NULL THEN
+    IF localpart = '' THEN
         RETURN;
     END IF;
     RETURN QUERY
         SELECT queried, vmm_interpolate(a.destination, localpart, the_domain)
-          FROM alias a
-         WHERE a.gid = did AND a.address = localpart;
-    IF FOUND THEN
-        RETURN;
-    END IF;
-    PERFORM 1 FROM catchall c WHERE c.gid = did LIMIT 1;
+          FROM lookup_alias a
+         WHERE a.domainname = the_domain COLLATE "C" AND a.local_part = localpart COLLATE "C";
     IF NOT FOUND THEN
-        RETURN;
+        RETURN QUERY
+            SELECT queried,
+                   vmm_interpolate(a.destination, localpart, the_domain)
+              FROM lookup_alias a
+             WHERE a.domainname = the_domain COLLATE "C" AND a.local_part = '';
     END IF;
-    -- With a catch-all, an account or relocated user must still win:
-    -- answer with the address itself.
-    PERFORM 1 FROM users u WHERE u.gid = did AND u.local_part = localpart;
-    IF NOT FOUND THEN
-        PERFORM 1 FROM relocated r
-         WHERE r.gid = did AND r.address = localpart;
-    END IF;
-    IF FOUND THEN
-        recipient := queried;
-        destination := queried;
-        RETURN NEXT;
-        RETURN;
-    END IF;
-    RETURN QUERY
-        SELECT queried, vmm_interpolate(c.destination, localpart, the_domain)
-          FROM catchall c
-         WHERE c.gid = did;
 END;
 $$;
 
@@ -83,13 +68,10 @@ SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar,
-               d.domaindir || '/' || u.uid || '/' || m.directory || '/'
-          FROM domain_name n
-          JOIN users u ON u.gid = n.gid AND u.local_part = localpart
-          JOIN domain_data d ON d.gid = n.gid
-          JOIN maillocation m ON m.mid = u.mid
-         WHERE n.domainname = the_domain;
+        SELECT (localpart || '@' || the_domain)::varchar, x.maildir
+          FROM lookup_address x
+         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+           AND x.uid IS NOT NULL;
 END;
 $$;
 
@@ -100,10 +82,10 @@ SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, u.uid
-          FROM domain_name n
-          JOIN users u ON u.gid = n.gid AND u.local_part = localpart
-         WHERE n.domainname = the_domain;
+        SELECT (localpart || '@' || the_domain)::varchar, x.uid
+          FROM lookup_address x
+         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+           AND x.uid IS NOT NULL;
 END;
 $$;
 
@@ -116,20 +98,16 @@ SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, t.transport
-          FROM domain_name n
-          JOIN domain_data d ON d.gid = n.gid
-          LEFT JOIN users u ON u.gid = n.gid AND u.local_part = localpart
-          JOIN transport t ON t.tid = coalesce(u.tid, d.tid)
-         WHERE n.domainname = the_domain;
-    IF FOUND THEN
-        RETURN;
-    END IF;
-    RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, t.transport
-          FROM relay_domain r
-          JOIN transport t ON t.tid = r.tid
-         WHERE r.domainname = the_domain;
+        (SELECT (localpart || '@' || the_domain)::varchar, x.transport
+           FROM lookup_address x
+          WHERE x.domainname = the_domain COLLATE "C"
+            AND x.local_part = localpart COLLATE "C"
+            AND x.transport IS NOT NULL)
+        UNION ALL
+        (SELECT (localpart || '@' || the_domain)::varchar, x.transport
+           FROM lookup_address x
+          WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = '')
+        LIMIT 1;
 END;
 $$;
 
@@ -140,10 +118,10 @@ SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, r.destination
-          FROM domain_name n
-          JOIN relocated r ON r.gid = n.gid AND r.address = localpart
-         WHERE n.domainname = the_domain;
+        SELECT (localpart || '@' || the_domain)::varchar, x.relocated
+          FROM lookup_address x
+         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+           AND x.relocated IS NOT NULL;
 END;
 $$;
 
@@ -155,26 +133,21 @@ LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
-    did bigint;
     queried varchar := localpart || '@' || the_domain;
 BEGIN
-    SELECT gid INTO did FROM domain_name WHERE domainname = the_domain;
-    IF did IS NULL THEN
-        RETURN;
-    END IF;
     RETURN QUERY
-        SELECT queried, (u.local_part || '@' || n.domainname)::varchar
-          FROM users u
-          JOIN domain_name n ON n.gid = u.gid
-         WHERE u.gid = did AND u.local_part = localpart;
-    IF FOUND THEN
-        RETURN;
+        SELECT queried, unnest(x.logins)
+          FROM lookup_address x
+         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+           AND x.uid IS NOT NULL;
+    IF NOT FOUND THEN
+        RETURN QUERY
+            SELECT DISTINCT queried,
+                   vmm_interpolate(a.destination, localpart, the_domain)
+              FROM lookup_alias a
+             WHERE a.domainname = the_domain COLLATE "C" AND a.local_part = localpart COLLATE "C"
+               AND NOT a.is_identity;
     END IF;
-    RETURN QUERY
-        SELECT DISTINCT queried,
-               vmm_interpolate(a.destination, localpart, the_domain)
-          FROM alias a
-         WHERE a.gid = did AND a.address = localpart;
 END;
 $$;
 
@@ -227,13 +200,11 @@ SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, u.passwd,
-               s.smtp, s.pop3, s.imap, s.sieve
-          FROM domain_name n
-          JOIN users u ON u.gid = n.gid AND u.local_part = localpart
-          JOIN domain_data d ON d.gid = n.gid
-          JOIN service_set s ON s.ssid = coalesce(u.ssid, d.ssid)
-         WHERE n.domainname = the_domain;
+        SELECT (localpart || '@' || the_domain)::varchar, x.passwd,
+               x.smtp, x.pop3, x.imap, x.sieve
+          FROM lookup_address x
+         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+           AND x.uid IS NOT NULL;
 END;
 $$;
 
@@ -245,15 +216,11 @@ SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, u.uid, u.gid,
-               d.domaindir || '/' || u.uid,
-               f.format || ':~/' || m.directory
-          FROM domain_name n
-          JOIN users u ON u.gid = n.gid AND u.local_part = localpart
-          JOIN domain_data d ON d.gid = n.gid
-          JOIN maillocation m ON m.mid = u.mid
-          JOIN mailboxformat f ON f.fid = m.fid
-         WHERE n.domainname = the_domain;
+        SELECT (localpart || '@' || the_domain)::varchar, x.uid, x.gid,
+               x.home, x.mail
+          FROM lookup_address x
+         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+           AND x.uid IS NOT NULL;
 END;
 $$;
 
@@ -265,17 +232,11 @@ SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, u.uid, u.gid,
-               d.domaindir || '/' || u.uid,
-               f.format || ':~/' || m.directory,
-               '*:bytes=' || q.bytes || ':messages=' || q.messages
-          FROM domain_name n
-          JOIN users u ON u.gid = n.gid AND u.local_part = localpart
-          JOIN domain_data d ON d.gid = n.gid
-          JOIN maillocation m ON m.mid = u.mid
-          JOIN mailboxformat f ON f.fid = m.fid
-          JOIN quotalimit q ON q.qid = coalesce(u.qid, d.qid)
-         WHERE n.domainname = the_domain;
+        SELECT (localpart || '@' || the_domain)::varchar, x.uid, x.gid,
+               x.home, x.mail, x.quota_rule
+          FROM lookup_address x
+         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+           AND x.uid IS NOT NULL;
 END;
 $$;
 

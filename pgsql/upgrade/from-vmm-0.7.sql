@@ -419,6 +419,8 @@ CREATE TRIGGER mergeuserquota BEFORE INSERT ON userquota
 -- Postfix and Dovecot what they need (set-permissions.sql).
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
 
+\ir ../lookup_cache.sql
+SELECT vmm_rebuild_lookup_cache();
 \ir ../lookup_functions.sql
 
 -- ---------------------------------------------------------------------

@@ -49,12 +49,12 @@ class DomainName(str):
             ace = _ace_from_idna(name)
         if len(ace) > MAX_DOMAIN_LENGTH:
             raise VMMError(_("The domain name '%s' is too long")
-                           % name, errors.DOMAIN_TOO_LONG)
+                           % _printable(name), errors.DOMAIN_TOO_LONG)
         labels = ace.split('.')
         if len(labels) < 2 or not all(_LDH_LABEL.match(l) for l in labels):
             if any(len(l) > 63 for l in labels):
                 raise VMMError(_("The domain name '%s' has a label longer "
-                                 "than 63 characters") % name,
+                                 "than 63 characters") % _printable(name),
                                errors.DOMAIN_TOO_LONG)
             raise _idna_error(name)
         if labels[-1].isdigit():
@@ -99,7 +99,7 @@ def check_localpart(localpart):
     if len(localpart.encode('utf-8', 'surrogateescape')) > \
             MAX_LOCALPART_OCTETS:
         raise VMMError(_("The local part '%s' is longer than 64 octets")
-                       % localpart, errors.LOCALPART_TOO_LONG)
+                       % _printable(localpart), errors.LOCALPART_TOO_LONG)
     if not _LOCALPART.match(localpart) or localpart.startswith('.') or \
             localpart.endswith('.') or '..' in localpart:
         raise VMMError(_("The local part '%s' contains invalid characters")
@@ -156,8 +156,8 @@ class EmailAddress:
         self.localpart = check_localpart(localpart)
         self.domain = DomainName(domain)
         if len(str(self).encode('utf-8')) > MAX_ADDRESS_OCTETS:
-            raise VMMError(_("The address '%s' is too long") % address,
-                           errors.INVALID_ADDRESS)
+            raise VMMError(_("The address '%s' is too long")
+                           % _printable(address), errors.INVALID_ADDRESS)
 
     def __str__(self):
         return '%s@%s' % (self.localpart, self.domain)

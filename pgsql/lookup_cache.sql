@@ -1,0 +1,223 @@
+-- The lookup cache: one row per address that Postfix and Dovecot look up,
+-- derived from the tables of create_tables.sql by the triggers below, so
+-- that every lookup function reads one row (or a few) through one index
+-- probe instead of joining five tables on every message and login.
+--
+-- vmm never writes these tables itself; the triggers keep them equal to
+-- what the views vmm_lookup_*_rows compute from the tables (a test checks
+-- it after every kind of change), and vmm_rebuild_lookup_cache() fills
+-- them from scratch (dbupgrade does, after converting a vmm 0.7 database).
+
+SET client_min_messages = warning;
+
+-- The keys compare bytewise (COLLATE "C"): names are lower-case ASCII, and
+-- every lookup is one such comparison.
+--
+-- Accounts and relocated users under every name of their domain, and one
+-- row per domain name (primary, alias and relay) with local_part '' that
+-- carries the domain's transport.
+CREATE TABLE lookup_address (
+    domainname  varchar(255) COLLATE "C" NOT NULL,
+    local_part  varchar(64) COLLATE "C" NOT NULL,
+    gid         bigint NULL,
+    uid         bigint NULL,
+    home        text NULL,
+    maildir     text NULL,
+    mail        text NULL,
+    passwd      varchar(1024) NULL,
+    smtp        boolean NULL,
+    pop3        boolean NULL,
+    imap        boolean NULL,
+    sieve       boolean NULL,
+    transport   varchar(270) NULL,
+    quota_rule  text NULL,
+    logins      varchar[] NULL,
+    relocated   varchar(320) NULL,
+    PRIMARY KEY (domainname, local_part)
+);
+CREATE INDEX lookup_address_uid ON lookup_address (uid);
+CREATE INDEX lookup_address_gid ON lookup_address (gid);
+
+-- Alias destinations under every name; local_part '' holds the catch-all
+-- destinations, and where a domain has a catch-all its accounts and
+-- relocated users map to themselves ('%n@%d'), so that they win over it.
+CREATE TABLE lookup_alias (
+    domainname  varchar(255) COLLATE "C" NOT NULL,
+    local_part  varchar(64) COLLATE "C" NOT NULL,
+    destination varchar(320) NOT NULL,
+    gid         bigint NOT NULL,
+    is_identity boolean NOT NULL,
+    PRIMARY KEY (domainname, local_part, destination)
+);
+CREATE INDEX lookup_alias_gid ON lookup_alias (gid);
+
+CREATE VIEW vmm_lookup_account_rows AS
+    SELECT n.domainname, u.local_part, u.gid, u.uid,
+           d.domaindir || '/' || u.uid AS home,
+           d.domaindir || '/' || u.uid || '/' || m.directory || '/'
+               AS maildir,
+           f.format || ':~/' || m.directory AS mail,
+           u.passwd, s.smtp, s.pop3, s.imap, s.sieve, t.transport,
+           '*:bytes=' || q.bytes || ':messages=' || q.messages AS quota_rule,
+           ARRAY(SELECT (u.local_part || '@' || o.domainname)::varchar
+                   FROM domain_name o WHERE o.gid = u.gid
+                  ORDER BY NOT o.is_primary, o.domainname) AS logins,
+           NULL::varchar AS relocated
+      FROM users u
+      JOIN domain_data d ON d.gid = u.gid
+      JOIN domain_name n ON n.gid = u.gid
+      JOIN maillocation m ON m.mid = u.mid
+      JOIN mailboxformat f ON f.fid = m.fid
+      JOIN transport t ON t.tid = coalesce(u.tid, d.tid)
+      JOIN quotalimit q ON q.qid = coalesce(u.qid, d.qid)
+      JOIN service_set s ON s.ssid = coalesce(u.ssid, d.ssid);
+
+CREATE VIEW vmm_lookup_other_rows AS
+    SELECT n.domainname, r.address AS local_part, r.gid, NULL::bigint AS uid,
+           NULL::text AS home, NULL::text AS maildir, NULL::text AS mail,
+           NULL::varchar AS passwd, NULL::boolean AS smtp,
+           NULL::boolean AS pop3, NULL::boolean AS imap,
+           NULL::boolean AS sieve, NULL::varchar AS transport,
+           NULL::text AS quota_rule, NULL::varchar[] AS logins,
+           r.destination AS relocated
+      FROM relocated r JOIN domain_name n ON n.gid = r.gid
+    UNION ALL
+    SELECT n.domainname, '', n.gid, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, NULL, t.transport, NULL, NULL, NULL
+      FROM domain_name n
+      JOIN domain_data d ON d.gid = n.gid
+      JOIN transport t ON t.tid = d.tid
+    UNION ALL
+    SELECT r.domainname, '', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, NULL, t.transport, NULL, NULL, NULL
+      FROM relay_domain r JOIN transport t ON t.tid = r.tid;
+
+CREATE VIEW vmm_lookup_alias_rows AS
+    SELECT n.domainname, a.address AS local_part, a.destination, a.gid,
+           FALSE AS is_identity
+      FROM alias a JOIN domain_name n ON n.gid = a.gid
+    UNION ALL
+    SELECT n.domainname, '', c.destination, c.gid, FALSE
+      FROM catchall c JOIN domain_name n ON n.gid = c.gid
+    UNION ALL
+    SELECT n.domainname, x.local_part, '%n@%d', x.gid, TRUE
+      FROM (SELECT gid, local_part FROM users
+            UNION SELECT gid, address FROM relocated) x
+      JOIN domain_name n ON n.gid = x.gid
+     WHERE EXISTS (SELECT 1 FROM catchall c WHERE c.gid = x.gid);
+
+-- Recompute the cached rows of one domain (all its names), or of one
+-- account or relocated user in it.
+CREATE FUNCTION vmm_refresh_lookup(the_gid bigint, the_local_part varchar)
+    RETURNS void
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    IF the_local_part IS NULL THEN
+        DELETE FROM lookup_address WHERE gid = the_gid;
+        DELETE FROM lookup_alias WHERE gid = the_gid;
+        INSERT INTO lookup_address
+            SELECT * FROM vmm_lookup_account_rows WHERE gid = the_gid;
+        INSERT INTO lookup_address
+            SELECT * FROM vmm_lookup_other_rows WHERE gid = the_gid;
+        INSERT INTO lookup_alias
+            SELECT * FROM vmm_lookup_alias_rows WHERE gid = the_gid;
+        RETURN;
+    END IF;
+    DELETE FROM lookup_address
+     WHERE gid = the_gid AND local_part = the_local_part COLLATE "C";
+    DELETE FROM lookup_alias
+     WHERE gid = the_gid AND local_part = the_local_part COLLATE "C";
+    INSERT INTO lookup_address
+        SELECT * FROM vmm_lookup_account_rows
+         WHERE gid = the_gid AND local_part = the_local_part;
+    INSERT INTO lookup_address
+        SELECT * FROM vmm_lookup_other_rows
+         WHERE gid = the_gid AND local_part = the_local_part;
+    INSERT INTO lookup_alias
+        SELECT * FROM vmm_lookup_alias_rows
+         WHERE gid = the_gid AND local_part = the_local_part;
+END;
+$$;
+
+-- What a changed row touches: one address, one alias, or a whole domain.
+CREATE FUNCTION vmm_lookup_trigger() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM vmm_lookup_touch(TG_TABLE_NAME, to_jsonb(OLD));
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM vmm_lookup_touch(TG_TABLE_NAME, to_jsonb(NEW));
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE FUNCTION vmm_lookup_touch(tab name, rec jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+    the_gid bigint := (rec ->> 'gid')::bigint;
+BEGIN
+    CASE tab
+    WHEN 'users' THEN
+        PERFORM vmm_refresh_lookup(the_gid, rec ->> 'local_part');
+    WHEN 'relocated', 'alias' THEN
+        IF tab = 'alias' THEN
+            -- An alias has several rows: refresh only its own.
+            DELETE FROM lookup_alias
+             WHERE gid = the_gid AND local_part = rec ->> 'address' COLLATE "C";
+            INSERT INTO lookup_alias
+                SELECT * FROM vmm_lookup_alias_rows
+                 WHERE gid = the_gid AND local_part = rec ->> 'address';
+        ELSE
+            PERFORM vmm_refresh_lookup(the_gid, rec ->> 'address');
+        END IF;
+    WHEN 'catchall' THEN
+        -- The first or last catch-all destination adds or removes the
+        -- identity rows of the whole domain.
+        DELETE FROM lookup_alias
+         WHERE gid = the_gid AND (local_part = '' OR is_identity);
+        INSERT INTO lookup_alias
+            SELECT * FROM vmm_lookup_alias_rows
+             WHERE gid = the_gid AND (local_part = '' OR is_identity);
+    WHEN 'domain_name', 'domain_data' THEN
+        PERFORM vmm_refresh_lookup(the_gid, NULL);
+    WHEN 'relay_domain' THEN
+        DELETE FROM lookup_address
+         WHERE domainname = rec ->> 'domainname' COLLATE "C"
+           AND local_part = '' AND gid IS NULL;
+        INSERT INTO lookup_address
+            SELECT * FROM vmm_lookup_other_rows
+             WHERE domainname = rec ->> 'domainname' AND gid IS NULL;
+    END CASE;
+END;
+$$;
+
+CREATE TRIGGER users_lookup AFTER INSERT OR UPDATE OR DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
+CREATE TRIGGER relocated_lookup AFTER INSERT OR UPDATE OR DELETE
+    ON relocated FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
+CREATE TRIGGER alias_lookup AFTER INSERT OR UPDATE OR DELETE ON alias
+    FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
+CREATE TRIGGER catchall_lookup AFTER INSERT OR UPDATE OR DELETE ON catchall
+    FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
+CREATE TRIGGER domain_name_lookup AFTER INSERT OR UPDATE OR DELETE
+    ON domain_name FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
+CREATE TRIGGER domain_data_lookup AFTER UPDATE ON domain_data
+    FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
+CREATE TRIGGER relay_domain_lookup AFTER INSERT OR UPDATE OR DELETE
+    ON relay_domain FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
+
+-- Fill the cache from scratch.
+CREATE FUNCTION vmm_rebuild_lookup_cache() RETURNS void
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    DELETE FROM lookup_address;
+    DELETE FROM lookup_alias;
+    INSERT INTO lookup_address SELECT * FROM vmm_lookup_account_rows;
+    INSERT INTO lookup_address SELECT * FROM vmm_lookup_other_rows;
+    INSERT INTO lookup_alias SELECT * FROM vmm_lookup_alias_rows;
+END;
+$$;
+
+REVOKE ALL ON lookup_address, lookup_alias FROM PUBLIC;
