@@ -54,11 +54,11 @@ setup(
     package_dir={'vmm.pgsql': 'pgsql'},
     package_data={'vmm.pgsql': ['*.sql', 'upgrade/*.sql', 'postfix/*',
                                 'dovecot/*'],
-                  'vmm.completion': ['vmm.bash', '_vmm']},
+                  'vmm.completion': ['vmm', '_vmm']},
     data_files=[('share/man/man1', ['man/vmm.1']),
                 ('share/man/man5', ['man/vmm.cfg.5']),
                 ('share/bash-completion/completions',
-                 ['vmm/completion/vmm.bash']),
+                 ['vmm/completion/vmm']),
                 ('share/zsh/site-functions', ['vmm/completion/_vmm'])],
     install_requires=[
         'psycopg2>=2.8',

@@ -35,8 +35,7 @@ CREATE TABLE lookup_address (
     relocated   varchar(320) NULL,
     PRIMARY KEY (domainname, local_part)
 );
-CREATE INDEX lookup_address_uid ON lookup_address (uid);
-CREATE INDEX lookup_address_gid ON lookup_address (gid);
+CREATE INDEX lookup_address_gid ON lookup_address (gid, local_part);
 
 -- Alias destinations under every name; local_part '' holds the catch-all
 -- destinations, and where a domain has a catch-all its accounts and
@@ -49,7 +48,7 @@ CREATE TABLE lookup_alias (
     is_identity boolean NOT NULL,
     PRIMARY KEY (domainname, local_part, destination)
 );
-CREATE INDEX lookup_alias_gid ON lookup_alias (gid);
+CREATE INDEX lookup_alias_gid ON lookup_alias (gid, local_part);
 
 CREATE VIEW vmm_lookup_account_rows AS
     SELECT n.domainname, u.local_part, u.gid, u.uid,

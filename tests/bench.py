@@ -284,6 +284,10 @@ def bench_listing(pg, env, small_env):
                               'full'], environment)
         report('listing', 'domaininfo -d full, %s: peak RSS' % label, rss,
                'MiB')
+        wall, rss = peak_rss([VMM, 'export', '-o', os.path.join(
+            WORK, 'export.json')], environment)
+        report('listing', 'export, %s: seconds' % label, wall, 's')
+        report('listing', 'export, %s: peak RSS' % label, rss, 'MiB')
 
 
 def bench_loop_check(pg, env):

@@ -238,3 +238,21 @@ def test_dbupgrade_creates_schema_in_empty_database(pg, tmp_path,
         assert 'nothing to do' in assert_ok(vmm('dbu')).out
     finally:
         pg.execute('DROP DATABASE %s WITH (FORCE)' % name)
+
+
+def test_listdomains_pattern_on_an_alias_domain_shows_its_primary(vmm, db):
+    for args in (('da', 'example.org'), ('ada', 'example.net', 'example.org'),
+                 ('ada', 'example.com', 'example.org'), ('da', 'other.test')):
+        assert vmm(*args).code == 0
+    result = vmm('ld', '-p', '%.net')
+    lines = [l.strip() for l in result.out.splitlines() if '[' in l]
+    assert lines == ['[+] example.org', '[-] example.net']
+
+
+def test_userpassword_hash_refuses_a_scheme(vmm, db, snapshot):
+    assert vmm('da', 'example.org').code == 0
+    assert vmm('ua', 'a@example.org', '-p', 'x').code == 0
+    before = snapshot()
+    result = vmm('up', 'a@example.org', '--hash', '{PLAIN}y', '-s', 'SHA')
+    assert result.code == 2 and result.err.count('\n') == 1
+    assert snapshot() == before

@@ -75,7 +75,7 @@ def _env(config_file):
 def test_bash_function(data, config_file):
     script = ('source %s; COMP_WORDS=(vmm ui ja); COMP_CWORD=2; _vmm; '
               'printf "%%s\\n" "${COMPREPLY[@]}"'
-              % os.path.join(COMPLETION, 'vmm.bash'))
+              % os.path.join(COMPLETION, 'vmm'))
     out = subprocess.run(['bash', '-c', script], capture_output=True,
                          text=True, env=_env(config_file), check=True).stdout
     assert out.split() == ['jane@example.net', 'jane@example.org']

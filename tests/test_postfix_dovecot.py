@@ -435,3 +435,26 @@ def test_dovecot_iterates_each_account_once(vmm, db, mail):
     out = mail.dovecot.doveadm('user', '*').stdout
     assert sorted(out.split()) == ['a@example.org', 'b@example.org',
                                    'c@example.com']
+
+
+# -- relay domains (backup MX) -----------------------------------------------
+
+
+def test_relay_domain_accepts_listed_recipients_and_queues_them(vmm, db,
+                                                                mail):
+    """A relay domain's listed recipient is accepted and queued for the
+    relay transport (nothing listens there: the mail waits, deferred); an
+    unlisted one is refused at RCPT TO."""
+    nexthop = '[127.0.0.1]:%d' % servers.free_port()
+    ok(vmm('rla', 'relay.test', '-t', 'smtp:' + nexthop, '--recipient',
+           'x@relay.test'))
+    ok(vmm('rla', 'open.test', '-t', 'smtp:' + nexthop))
+    code, reply = mail.postfix.rcpt_check(mail.postfix.stranger(),
+                                          'y@relay.test')
+    assert code == 550 and 'relay recipient' in reply, reply
+    for recipient in ('x@relay.test', 'anyone@open.test'):
+        status = deliver(mail, recipient, 'for the backup MX')
+        assert status and status[0]['status'] == 'deferred', status
+        assert '127.0.0.1' in status[0]['relay'] or \
+            '127.0.0.1' in status[0]['text'], status
+    mail.postfix.purge_queue()

@@ -30,8 +30,9 @@ def check_host_list(hosts, ports):
             % {'hosts': host_count, 'ports': port_count})
 
 
-def connect(config, read_write=True):
-    """Open the connection described by vmm.cfg's [database] section."""
+def connect(config, read_write=True, timeout=10):
+    """Open the connection described by vmm.cfg's [database] section,
+    giving up on a host after *timeout* seconds."""
     import psycopg2
     hosts, ports = config['database.host'], config['database.port']
     check_host_list(hosts, ports)
@@ -41,7 +42,7 @@ def connect(config, read_write=True):
         'dbname': config['database.name'],
         'user': config['database.user'],
         'sslmode': config['database.sslmode'],
-        'connect_timeout': 10,
+        'connect_timeout': timeout,
         'application_name': 'vmm',
         'target_session_attrs': 'read-write' if read_write else 'any',
     }

@@ -106,6 +106,10 @@ def do_userpassword(args):
     def work(handler):
         from vmm.models.values import EmailAddress
         if args.hash is not None:
+            if args.scheme is not None:
+                raise _usage(_('-s/--scheme goes with a password, '
+                                     'not with --hash (the hash names its '
+                                     'scheme)'))
             return handler.user_password(args.address,
                                          password_hash=args.hash)
         address = EmailAddress(args.address)
@@ -122,7 +126,7 @@ def do_userpassword(args):
 
 def do_userquota(args):
     if args.storage == 'domain' and args.messages is not None:
-        raise _usage(args, _('-m goes with a storage limit, not with '
+        raise _usage(_('-m goes with a storage limit, not with '
                              '"domain"'))
     common.run(args, lambda h: h.user_quota(args.address, args.storage,
                                             args.messages))
@@ -160,7 +164,7 @@ def do_listpwschemes(args):
     output.items('encodings', _('Usable encoding suffixes'), ENCODINGS)
 
 
-def _usage(args, message):
+def _usage(message):
     from vmm import errors
     from vmm.errors import VMMError
     return VMMError(message, errors.USAGE)

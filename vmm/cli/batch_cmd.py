@@ -78,9 +78,14 @@ def do_batch(args):
                 else:
                     line_args.func(line_args)
             except VMMError as err:
+                if not isinstance(argv, VMMError):
+                    # As the audit log shows it: no password on screen.
+                    from vmm.cli import command_name
+                    text = common.loggable_command_line(
+                        command_name(argv[0]) or '', argv)[len('vmm '):]
                 output.error(_('line %(number)d: %(line)s: %(error)s')
                              % {'number': number, 'line': text,
-                                'error': err.msg})
+                                'error': err.msg}, err.code)
                 if first_failure is None:
                     first_failure = err.code
                 if not args.continue_on_error:
@@ -88,7 +93,7 @@ def do_batch(args):
         handler.commit()
     except _Abort:
         handler.rollback()
-        output.error(_('nothing was changed'))
+        output.error(_('nothing was changed'), first_failure)
     except BaseException:
         handler.rollback()
         raise

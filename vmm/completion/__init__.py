@@ -3,7 +3,6 @@ for word number CWORD, one per line.  The bash and zsh functions in this
 directory call it; domain names and addresses come from the database when
 vmm.cfg is usable and the server answers within two seconds."""
 
-import os
 import sys
 
 _SERVICES = ('imap', 'pop3', 'sieve', 'smtp')
@@ -98,8 +97,7 @@ def _from_database(kind, prefix, config_path):
         from vmm import database
         from vmm.config import Config
         config = Config.load(config_path)
-        os.environ.setdefault('PGCONNECT_TIMEOUT', '2')
-        conn = database.connect(config, read_write=False)
+        conn = database.connect(config, read_write=False, timeout=2)
     except Exception:  # no usable configuration or server: no candidates
         return []
     try:

@@ -96,16 +96,20 @@ def _stream(conn, sql, params):
 
 def domains(conn, pattern=None):
     """(kind, name, primary name) rows: each primary domain followed by its
-    alias domains; relay domains as their own kind."""
+    alias domains; relay domains as their own kind.  A matching primary
+    domain brings all its alias domains, a matching alias domain its
+    primary."""
     _local, domain = parse_pattern(pattern, conn)
     return _stream(conn, """
         SELECT CASE WHEN n.is_primary THEN 'primary' ELSE 'alias' END,
                n.domainname, p.domainname
           FROM domain_name n
           JOIN domain_name p ON p.gid = n.gid AND p.is_primary
-         WHERE p.domainname IN (SELECT domainname FROM domain_name
-                                 WHERE domainname LIKE ANY(%(d)s))
+         WHERE p.domainname LIKE ANY(%(d)s)
             OR n.domainname LIKE ANY(%(d)s)
+            OR (n.is_primary AND EXISTS (
+                    SELECT 1 FROM domain_name m
+                     WHERE m.gid = n.gid AND m.domainname LIKE ANY(%(d)s)))
         UNION ALL
         SELECT 'relay', domainname, domainname FROM relay_domain
          WHERE domainname LIKE ANY(%(d)s)

@@ -29,8 +29,10 @@ def _expand(cur, address, cache):
 
 
 def _shown(path):
-    return ' → '.join(EmailAddress.display(a).replace(PROBE, '*')
-                      for a in path)
+    """The chain for a message; very long addresses (grown through
+    placeholders) are cut, so the error stays one readable line."""
+    shown = (EmailAddress.display(a).replace(PROBE, '*') for a in path)
+    return ' → '.join(a if len(a) <= 80 else a[:77] + '…' for a in shown)
 
 
 def _depth_from(cur, start, limit, cache, depths):
