@@ -57,7 +57,7 @@ class Handler:
         cur = conn.cursor()
         if check_schema:
             try:
-                version = schema.installed_version(cur)
+                version = schema.current_version(cur)
             except VMMError:
                 version = None
             if version != schema.SCHEMA_VERSION:

@@ -52,6 +52,7 @@ The module imports only vmm's own light modules at import time; everything
 heavy is imported inside the functions that need it.
 """
 
+import os
 from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
@@ -165,22 +166,70 @@ def _clamp(value, bounds):
 
 
 def _salt(length):
-    import secrets
-    return ''.join(secrets.choice(_SALT_CHARS) for _i in range(length))
+    # 64 characters: each random byte's low six bits pick one uniformly
+    # (os.urandom is what secrets uses, without importing random & co.).
+    return ''.join(_SALT_CHARS[byte & 63] for byte in os.urandom(length))
+
+
+_libcrypt = []
+
+
+def _system_crypt(pw, setting):
+    """crypt(3) of the C library (libxcrypt), or None where it is missing
+    or refuses the setting.  It is what Dovecot itself verifies with, and
+    loading it costs a fraction of importing passlib, which matters for
+    one-shot commands: these are the default schemes."""
+    if not _libcrypt:
+        _libcrypt.append(_load_system_crypt())
+    if _libcrypt[0] is None:
+        return None
+    result = _libcrypt[0](pw, setting.encode('ascii'))
+    if not result or result.startswith(b'*'):
+        return None
+    return result
+
+
+def _load_system_crypt():
+    """crypt(3) as bytes → bytes: Python's own binding while it has one
+    (up to 3.12), else libcrypt through ctypes; None without either."""
+    try:
+        import _crypt
+        return lambda pw, setting: _crypt.crypt(
+            pw.decode('utf-8'), setting.decode('ascii')).encode('utf-8')
+    except ImportError:
+        pass
+    import ctypes
+    try:
+        library = ctypes.CDLL('libcrypt.so.1')
+    except OSError:
+        return None
+    library.crypt.restype = ctypes.c_char_p
+    library.crypt.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+    return library.crypt
 
 
 def _sha2_crypt(handler_name, rounds):
+    ident = {'sha512_crypt': '$6$', 'sha256_crypt': '$5$'}[handler_name]
+
     def generate(pw, opts):
+        cost, salt = _clamp(opts[rounds], _SHA2_ROUNDS), _salt(16)
+        setting = ident + ('' if cost == 5000 else 'rounds=%d$' % cost) + salt
+        result = _system_crypt(pw, setting)
+        if result is not None:
+            return result
         from passlib import hash as passlib_hash
         handler = getattr(passlib_hash, handler_name)
-        return handler.using(rounds=_clamp(opts[rounds], _SHA2_ROUNDS),
-                             salt=_salt(16)).hash(pw).encode('ascii')
+        return handler.using(rounds=cost, salt=salt).hash(pw).encode('ascii')
     return generate
 
 
 def _md5_crypt(pw, opts):
+    salt = _salt(8)
+    result = _system_crypt(pw, '$1$' + salt)
+    if result is not None:
+        return result
     from passlib.hash import md5_crypt
-    return md5_crypt.using(salt=_salt(8)).hash(pw).encode('ascii')
+    return md5_crypt.using(salt=salt).hash(pw).encode('ascii')
 
 
 def _des_crypt(pw, opts):

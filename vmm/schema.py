@@ -57,6 +57,18 @@ def installed_version(cur):
     return None
 
 
+def current_version(cur):
+    """This project's schema version in one query (every command asks);
+    None when there is none — the transaction is then aborted, and the
+    caller gives up on the connection."""
+    import psycopg2.errors
+    try:
+        cur.execute('SELECT max(version) FROM vmm_schema')
+    except psycopg2.errors.UndefinedTable:
+        return None
+    return cur.fetchone()[0]
+
+
 def upgrade(cur):
     """Bring the database to SCHEMA_VERSION; return (before, after)."""
     before = installed_version(cur)

@@ -8,7 +8,6 @@ addresses never sits in memory).  Errors and warnings go to stderr as
 ``{"error": …, "code": …}`` / ``{"warning": …}``.
 """
 
-import json
 import sys
 
 from vmm.i18n import _
@@ -34,6 +33,7 @@ def json_mode():
 
 
 def _dump(value):
+    import json
     return json.dumps(value, ensure_ascii=False, default=str)
 
 

@@ -12,6 +12,22 @@ argparse._ = i18n._
 argparse.ngettext = i18n.ngettext
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, sized without importing shutil (which drags
+    in the compression modules) on every run: argparse builds one even
+    when no help is printed."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24,
+                 width=None):
+        if width is None:
+            import os
+            try:
+                width = os.get_terminal_size().columns - 2
+            except OSError:
+                width = 78
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with vmm's one-line errors (exit 2, SPEC §8)."""
 
@@ -26,6 +42,7 @@ def build_parser(only=None):
     from vmm.cli import COMMANDS
     parser = ArgumentParser(
         prog='vmm', add_help=True, allow_abbrev=False,
+        formatter_class=HelpFormatter,
         description=_('Manage the domains, accounts, aliases and relocated '
                       'users of a Postfix + Dovecot mail server kept in '
                       'PostgreSQL.'),
@@ -58,7 +75,8 @@ def add_command(sub, name, short, help_text, func, description=None):
     # the audit log's filter, and scripts should spell options out.
     parser = sub.add_parser(name, aliases=[short], help=help_text,
                             description=description or help_text,
-                            allow_abbrev=False)
+                            allow_abbrev=False,
+                            formatter_class=HelpFormatter)
     parser.set_defaults(func=func)
     # --json may also follow the subcommand.
     parser.add_argument('--json', action='store_true',

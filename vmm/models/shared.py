@@ -38,9 +38,12 @@ def services_id(cur, services):
 
 
 def maillocation_id(cur, mailbox_format, directory):
-    cur.execute('SELECT fid FROM mailboxformat WHERE format = %s',
-                (mailbox_format,))
-    fid = cur.fetchone()[0]
+    cur.execute('SELECT f.fid, m.mid FROM mailboxformat f LEFT JOIN '
+                'maillocation m ON m.fid = f.fid AND m.directory = %s '
+                'WHERE f.format = %s', (directory, mailbox_format))
+    fid, mid = cur.fetchone()
+    if mid is not None:
+        return mid
     return _id_of(cur, 'maillocation', 'mid', ('fid', 'directory'),
                   (fid, directory))
 
