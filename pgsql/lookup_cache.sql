@@ -3,6 +3,11 @@
 -- that every lookup function reads one row (or a few) through one index
 -- probe instead of joining five tables on every message and login.
 --
+-- The maintenance functions plan their joins in the order written (the
+-- *_collapse_limit settings): a vmm command is a new session, and leaving
+-- the planner to search the join orders of the views costs more than the
+-- change itself.
+--
 -- vmm never writes these tables itself; the triggers keep them equal to
 -- what the views vmm_lookup_*_rows compute from the tables (a test checks
 -- it after every kind of change), and vmm_rebuild_lookup_cache() fills
@@ -109,7 +114,9 @@ CREATE VIEW vmm_lookup_alias_rows AS
 -- account or relocated user in it.
 CREATE FUNCTION vmm_refresh_lookup(the_gid bigint, the_local_part varchar)
     RETURNS void
-LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
 BEGIN
     IF the_local_part IS NULL THEN
         DELETE FROM lookup_address WHERE gid = the_gid;
@@ -140,7 +147,9 @@ $$;
 
 -- What a changed row touches: one address, one alias, or a whole domain.
 CREATE FUNCTION vmm_lookup_trigger() RETURNS trigger
-LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         PERFORM vmm_lookup_touch(TG_TABLE_NAME, to_jsonb(OLD));
@@ -153,7 +162,9 @@ END;
 $$;
 
 CREATE FUNCTION vmm_lookup_touch(tab name, rec jsonb) RETURNS void
-LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
 DECLARE
     the_gid bigint := (rec ->> 'gid')::bigint;
 BEGIN
@@ -209,7 +220,9 @@ CREATE TRIGGER relay_domain_lookup AFTER INSERT OR UPDATE OR DELETE
 
 -- Fill the cache from scratch.
 CREATE FUNCTION vmm_rebuild_lookup_cache() RETURNS void
-LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
 BEGIN
     DELETE FROM lookup_address;
     DELETE FROM lookup_alias;
