@@ -151,6 +151,18 @@ LANGUAGE plpgsql
 SET search_path = public, pg_temp
 SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
 BEGIN
+    IF TG_OP = 'INSERT' AND TG_TABLE_NAME = 'users' THEN
+        -- The common case (useradd, import, batch): a new account has no
+        -- cached rows yet, so only add its own — every statement here is
+        -- planned afresh in each vmm process.
+        INSERT INTO lookup_address
+            SELECT * FROM vmm_lookup_account_rows
+             WHERE gid = NEW.gid AND local_part = NEW.local_part;
+        INSERT INTO lookup_alias
+            SELECT * FROM vmm_lookup_alias_rows
+             WHERE gid = NEW.gid AND local_part = NEW.local_part;
+        RETURN NULL;
+    END IF;
     IF TG_OP <> 'INSERT' THEN
         PERFORM vmm_lookup_touch(TG_TABLE_NAME, to_jsonb(OLD));
     END IF;
