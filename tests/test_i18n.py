@@ -67,7 +67,7 @@ def test_template_holds_every_string_of_the_code():
     assert not missing, 'run `make catalogs`: %s' % sorted(missing)[:5]
 
 
-def test_wheel_carries_compiled_catalogs(tmp_path):
+def test_wheel_carries_catalogs_man_pages_and_completion(tmp_path):
     subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--quiet',
                     '--no-deps', '--no-build-isolation', '-w', str(tmp_path),
                     ROOT], check=True)
@@ -75,6 +75,22 @@ def test_wheel_carries_compiled_catalogs(tmp_path):
     names = zipfile.ZipFile(tmp_path / wheel).namelist()
     for lang in LANGUAGES:
         assert 'vmm/locale/%s/LC_MESSAGES/vmm.mo' % lang in names
+    # pip install puts the man pages and completions under the prefix,
+    # where man finds them through PATH.
+    venv = tmp_path / 'venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip',
+                    str(venv)], check=True)
+    subprocess.run([sys.executable, '-m', 'pip', '--python',
+                    str(venv / 'bin' / 'python'), 'install', '--quiet',
+                    '--no-deps', str(tmp_path / wheel)], check=True)
+    for path in ('share/man/man1/vmm.1', 'share/man/man5/vmm.cfg.5',
+                 'share/bash-completion/completions/vmm',
+                 'share/zsh/site-functions/_vmm'):
+        assert (venv / path).is_file(), path
+    found = subprocess.run(['man', '-w', 'vmm'], capture_output=True,
+                           text=True, env=dict(os.environ, PATH='%s:%s' % (
+                               venv / 'bin', os.environ['PATH']))).stdout
+    assert found.strip() == str(venv / 'share/man/man1/vmm.1')
 
 
 @pytest.mark.parametrize('lang', LANGUAGES)
