@@ -178,9 +178,6 @@ class Handler:
     def _domain(self, name, lock=False):
         return Domain.get(self.cur, DomainName(name), lock)
 
-    def _address(self, text):
-        return EmailAddress(text)
-
     def _primary_address(self, text, lock=True):
         """The address and its domain, refusing alias-domain addresses."""
         address = EmailAddress(text)

@@ -111,7 +111,3 @@ def read_password(handler, given, address):
             return first, False
     raise VMMError(_('Too many failed attempts'),
                    errors.VMM_TOO_MANY_FAILURES)
-
-
-def yes_no(flag):
-    return _('yes') if flag else _('no')
