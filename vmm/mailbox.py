@@ -716,8 +716,6 @@ def create_mailbox(home, uid, gid, mode, fmt, root, folders, subscribe, user,
     of doveadm is VMMError 70; a missing doveadm 55, one that is not
     executable 51.  On failure everything this call made is removed again.
     """
-    import shutil
-
     if fmt not in FORMATS:
         raise VMMError(_('Unknown mailbox format: %s') % (fmt,),
                        MAILLOCATION_INIT)
@@ -769,6 +767,7 @@ def create_mailbox(home, uid, gid, mode, fmt, root, folders, subscribe, user,
                     + ['--'] + names)
     except BaseException as err:
         if created:
+            import shutil
             try:
                 shutil.rmtree(root, dir_fd=home_fd)
             except OSError:
