@@ -158,9 +158,11 @@ BEGIN
         INSERT INTO lookup_address
             SELECT * FROM vmm_lookup_account_rows
              WHERE gid = NEW.gid AND local_part = NEW.local_part;
-        INSERT INTO lookup_alias
-            SELECT * FROM vmm_lookup_alias_rows
-             WHERE gid = NEW.gid AND local_part = NEW.local_part;
+        IF EXISTS (SELECT 1 FROM catchall WHERE gid = NEW.gid) THEN
+            INSERT INTO lookup_alias
+                SELECT * FROM vmm_lookup_alias_rows
+                 WHERE gid = NEW.gid AND local_part = NEW.local_part;
+        END IF;
         RETURN NULL;
     END IF;
     IF TG_OP <> 'INSERT' THEN
