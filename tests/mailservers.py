@@ -37,6 +37,7 @@ import tempfile
 import pytest
 
 import servers
+from conftest import Database
 
 #: conftest.py's template database (schema of `vmm dbupgrade` + grants).
 TEMPLATE_DB = 'vmm_template'
@@ -46,29 +47,12 @@ MAIL_DB = 'mailsys'
 _dir_counter = itertools.count()
 
 
-class MailDatabase:
-    """The servers' database; the same API as conftest's Database."""
+class MailDatabase(Database):
+    """The servers' database; conftest's Database, reset in place."""
 
     def __init__(self, server, name):
-        self.server = server
-        self.name = name
+        super().__init__(server, name)
         self._seed = None
-
-    def query(self, sql, params=None, user=None):
-        return self.server.execute(sql, params, dbname=self.name, user=user)
-
-    def scalar(self, sql, params=None, user=None):
-        rows = self.query(sql, params, user)
-        return rows[0][0] if rows else None
-
-    def lookup(self, function, *args, user=None):
-        """Rows of one lookup function, as Postfix/Dovecot would see them."""
-        placeholders = ', '.join(['%s'] * len(args))
-        return self.query('SELECT * FROM %s(%s)' % (function, placeholders),
-                          args, user=user)
-
-    def dump(self):
-        return self.server.dump_data(self.name)
 
     # -- back to a fresh database without dropping it: Postfix and Dovecot
     #    keep their connections.

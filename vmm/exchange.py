@@ -806,38 +806,34 @@ def _check_against_database(cur, plan):
         if name in taken:
             with _at(plan.names.seen[name]):
                 refuse_taken(cur, name)
-    cur.execute('SELECT d.gid, n.domainname FROM domain_data d JOIN '
-                'domain_name n ON n.gid = d.gid AND n.is_primary '
-                'WHERE d.gid = ANY(%s)', (list(plan.gids.seen),))
+    from vmm.models.values import EmailAddress
+    owner = 'domain_data d JOIN domain_name n ON n.gid = d.gid AND ' \
+        'n.is_primary'
+    _refuse_existing_keys(
+        cur, 'SELECT d.gid, n.domainname FROM %s WHERE d.gid = ANY(%%s)'
+        % owner, plan.gids.seen, display_domain,
+        _("the GID %(key)d is already the GID of the domain '%(owner)s'"))
+    _refuse_existing_keys(
+        cur, 'SELECT d.domaindir, n.domainname FROM %s WHERE d.domaindir = '
+        'ANY(%%s)' % owner, plan.directories.seen, display_domain,
+        _("the directory '%(key)s' is already the directory of the "
+          "domain '%(owner)s'"))
+    _refuse_existing_keys(
+        cur, "SELECT u.uid, u.local_part || '@' || n.domainname FROM users u "
+        'JOIN domain_name n ON n.gid = u.gid AND n.is_primary '
+        'WHERE u.uid = ANY(%s)', plan.uids.seen, EmailAddress.display,
+        _("the UID %(key)d is already the UID of the account '%(owner)s'"))
+
+
+def _refuse_existing_keys(cur, sql, seen, show, message):
+    """Refuse (73) the first of the document's *seen* keys (key → where
+    it stands) that *sql* finds in use, naming its owner."""
+    cur.execute(sql, (list(seen),))
     taken = dict(cur.fetchall())
-    for gid, where in plan.gids.seen.items():
-        if gid in taken:
-            raise InvalidImport(where, _("the GID %(gid)d is already the "
-                                         "GID of the domain '%(domain)s'")
-                                % {'gid': gid, 'domain':
-                                   display_domain(taken[gid])})
-    cur.execute('SELECT d.domaindir, n.domainname FROM domain_data d JOIN '
-                'domain_name n ON n.gid = d.gid AND n.is_primary '
-                'WHERE d.domaindir = ANY(%s)', (list(plan.directories.seen),))
-    taken = dict(cur.fetchall())
-    for directory, where in plan.directories.seen.items():
-        if directory in taken:
-            raise InvalidImport(where, _("the directory '%(dir)s' is "
-                                         "already the directory of the "
-                                         "domain '%(domain)s'")
-                                % {'dir': directory, 'domain':
-                                   display_domain(taken[directory])})
-    cur.execute("SELECT u.uid, u.local_part || '@' || n.domainname "
-                'FROM users u JOIN domain_name n ON n.gid = u.gid AND '
-                'n.is_primary WHERE u.uid = ANY(%s)', (list(plan.uids.seen),))
-    taken = dict(cur.fetchall())
-    for uid, where in plan.uids.seen.items():
-        if uid in taken:
-            from vmm.models.values import EmailAddress
-            raise InvalidImport(where, _("the UID %(uid)d is already the "
-                                         "UID of the account '%(address)s'")
-                                % {'uid': uid, 'address':
-                                   EmailAddress.display(taken[uid])})
+    for key, where in seen.items():
+        if key in taken:
+            raise InvalidImport(where, message % {
+                'key': key, 'owner': show(taken[key])})
 
 
 # ---------------------------------------------------------------------------
