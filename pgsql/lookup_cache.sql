@@ -15,12 +15,34 @@
 
 SET client_min_messages = warning;
 
--- The keys compare bytewise (COLLATE "C"): names are lower-case ASCII, and
--- every lookup is one such comparison.
+-- Fill in %n (local part), %d (domain) and %= (local=domain).
+CREATE OR REPLACE FUNCTION vmm_interpolate(
+    destination varchar, localpart varchar, the_domain varchar)
+    RETURNS varchar
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN strpos(destination, '%') = 0 THEN destination ELSE
+        replace(replace(replace(
+            replace(replace(replace(destination,
+                '%n', E'\x01'), '%d', E'\x02'), '%=', E'\x03'),
+            E'\x01', localpart), E'\x02', the_domain),
+            E'\x03', localpart || '=' || the_domain)
+    END
+$$;
+
+-- The names compare bytewise (COLLATE "C"): they are lower-case ASCII.
+-- Each table has the whole address ('local@domain', or '@domain' for a
+-- domain's own rows) in one column, the key of its lookups: the lookup
+-- interface is called for every message and login, and one probe of a
+-- hash index on that column costs less than descending a B-tree.  The
+-- domains' own rows are found through a B-tree instead (the lookups ask
+-- for them with local_part = ''): their '@' keys sort next to each other,
+-- so the fallback to them reads pages that stay hot.
 --
 -- Accounts and relocated users under every name of their domain, and one
 -- row per domain name (primary, alias and relay) with local_part '' that
--- carries the domain's transport.
+-- carries the domain's transport and says whether any account has one of
+-- its own (own_transports): where none has, the domain's row answers the
+-- transport lookup of every address in it.
 CREATE TABLE lookup_address (
     domainname  varchar(255) COLLATE "C" NOT NULL,
     local_part  varchar(64) COLLATE "C" NOT NULL,
@@ -36,24 +58,58 @@ CREATE TABLE lookup_address (
     sieve       boolean NULL,
     transport   varchar(270) NULL,
     quota_rule  text NULL,
-    logins      varchar[] NULL,
+    own_transports boolean NULL,
     relocated   varchar(320) NULL,
-    PRIMARY KEY (domainname, local_part)
+    address     text GENERATED ALWAYS AS
+                    (local_part || '@' || domainname) STORED,
+    PRIMARY KEY (address)
 );
 CREATE INDEX lookup_address_gid ON lookup_address (gid, local_part);
+CREATE INDEX lookup_address_address ON lookup_address USING hash (address)
+    WHERE local_part <> '';
+-- For own_transports: which domains have accounts with a transport of
+-- their own.
+CREATE INDEX users_own_transport ON users (gid) WHERE tid IS NOT NULL;
 
 -- Alias destinations under every name; local_part '' holds the catch-all
 -- destinations, and where a domain has a catch-all its accounts and
 -- relocated users map to themselves ('%n@%d'), so that they win over it.
+-- target is the destination with its placeholders filled in for this
+-- row's name, so a lookup only reads it; in a catch-all row the queried
+-- local part is still to come, marked by E'\x01' (the lookup replaces it).
 CREATE TABLE lookup_alias (
     domainname  varchar(255) COLLATE "C" NOT NULL,
     local_part  varchar(64) COLLATE "C" NOT NULL,
     destination varchar(320) NOT NULL,
     gid         bigint NOT NULL,
     is_identity boolean NOT NULL,
-    PRIMARY KEY (domainname, local_part, destination)
+    address     text GENERATED ALWAYS AS
+                    (local_part || '@' || domainname) STORED,
+    target      varchar GENERATED ALWAYS AS
+                    (vmm_interpolate(destination, CASE local_part
+                         WHEN '' THEN E'\x01' ELSE local_part END,
+                     domainname)) STORED,
+    PRIMARY KEY (address, destination)
 );
 CREATE INDEX lookup_alias_gid ON lookup_alias (gid, local_part);
+CREATE INDEX lookup_alias_address ON lookup_alias USING hash (address)
+    WHERE local_part <> '';
+CREATE INDEX lookup_alias_catchall ON lookup_alias (address)
+    WHERE local_part = '';
+
+-- Which SASL logins may use an address as sender: an account's address
+-- under every name of its domain (the primary first); else an alias's
+-- destinations, with their placeholders filled in.
+CREATE TABLE lookup_sender (
+    domainname  varchar(255) COLLATE "C" NOT NULL,
+    local_part  varchar(64) COLLATE "C" NOT NULL,
+    gid         bigint NOT NULL,
+    logins      varchar[] NOT NULL,
+    address     text GENERATED ALWAYS AS
+                    (local_part || '@' || domainname) STORED,
+    PRIMARY KEY (gid, local_part, domainname)
+);
+CREATE INDEX lookup_sender_address ON lookup_sender USING hash (address);
 
 CREATE VIEW vmm_lookup_account_rows AS
     SELECT n.domainname, u.local_part, u.gid, u.uid,
@@ -63,10 +119,7 @@ CREATE VIEW vmm_lookup_account_rows AS
            f.format || ':~/' || m.directory AS mail,
            u.passwd, s.smtp, s.pop3, s.imap, s.sieve, t.transport,
            '*:bytes=' || q.bytes || ':messages=' || q.messages AS quota_rule,
-           ARRAY(SELECT (u.local_part || '@' || o.domainname)::varchar
-                   FROM domain_name o WHERE o.gid = u.gid
-                  ORDER BY NOT o.is_primary, o.domainname) AS logins,
-           NULL::varchar AS relocated
+           NULL::boolean AS own_transports, NULL::varchar AS relocated
       FROM users u
       JOIN domain_data d ON d.gid = u.gid
       JOIN domain_name n ON n.gid = u.gid
@@ -82,18 +135,20 @@ CREATE VIEW vmm_lookup_other_rows AS
            NULL::varchar AS passwd, NULL::boolean AS smtp,
            NULL::boolean AS pop3, NULL::boolean AS imap,
            NULL::boolean AS sieve, NULL::varchar AS transport,
-           NULL::text AS quota_rule, NULL::varchar[] AS logins,
+           NULL::text AS quota_rule, NULL::boolean AS own_transports,
            r.destination AS relocated
       FROM relocated r JOIN domain_name n ON n.gid = r.gid
     UNION ALL
     SELECT n.domainname, '', n.gid, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, t.transport, NULL, NULL, NULL
+           NULL, NULL, NULL, t.transport, NULL,
+           EXISTS (SELECT 1 FROM users u
+                    WHERE u.gid = n.gid AND u.tid IS NOT NULL), NULL
       FROM domain_name n
       JOIN domain_data d ON d.gid = n.gid
       JOIN transport t ON t.tid = d.tid
     UNION ALL
     SELECT r.domainname, '', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, t.transport, NULL, NULL, NULL
+           NULL, NULL, NULL, t.transport, NULL, FALSE, NULL
       FROM relay_domain r JOIN transport t ON t.tid = r.tid;
 
 CREATE VIEW vmm_lookup_alias_rows AS
@@ -110,6 +165,24 @@ CREATE VIEW vmm_lookup_alias_rows AS
       JOIN domain_name n ON n.gid = x.gid
      WHERE EXISTS (SELECT 1 FROM catchall c WHERE c.gid = x.gid);
 
+CREATE VIEW vmm_lookup_login_rows AS
+    SELECT n.domainname, u.local_part, u.gid,
+           ARRAY(SELECT (u.local_part || '@' || o.domainname)::varchar
+                   FROM domain_name o WHERE o.gid = u.gid
+                  ORDER BY NOT o.is_primary, o.domainname) AS logins
+      FROM users u JOIN domain_name n ON n.gid = u.gid;
+
+CREATE VIEW vmm_lookup_sender_rows AS
+    SELECT * FROM vmm_lookup_login_rows
+    UNION ALL
+    SELECT n.domainname, a.address, a.gid,
+           array_agg(DISTINCT vmm_interpolate(a.destination, a.address,
+                                              n.domainname))
+      FROM alias a JOIN domain_name n ON n.gid = a.gid
+     WHERE NOT EXISTS (SELECT 1 FROM users u
+                        WHERE u.gid = a.gid AND u.local_part = a.address)
+     GROUP BY n.domainname, a.address, a.gid;
+
 -- Recompute the cached rows of one domain (all its names), or of one
 -- account or relocated user in it.
 CREATE FUNCTION vmm_refresh_lookup(the_gid bigint, the_local_part varchar)
@@ -121,18 +194,22 @@ BEGIN
     IF the_local_part IS NULL THEN
         DELETE FROM lookup_address WHERE gid = the_gid;
         DELETE FROM lookup_alias WHERE gid = the_gid;
+        DELETE FROM lookup_sender WHERE gid = the_gid;
         INSERT INTO lookup_address
             SELECT * FROM vmm_lookup_account_rows WHERE gid = the_gid;
         INSERT INTO lookup_address
             SELECT * FROM vmm_lookup_other_rows WHERE gid = the_gid;
         INSERT INTO lookup_alias
             SELECT * FROM vmm_lookup_alias_rows WHERE gid = the_gid;
+        INSERT INTO lookup_sender
+            SELECT * FROM vmm_lookup_sender_rows WHERE gid = the_gid;
         RETURN;
     END IF;
     DELETE FROM lookup_address
      WHERE gid = the_gid AND local_part = the_local_part COLLATE "C";
     DELETE FROM lookup_alias
      WHERE gid = the_gid AND local_part = the_local_part COLLATE "C";
+    PERFORM vmm_refresh_sender(the_gid, the_local_part);
     INSERT INTO lookup_address
         SELECT * FROM vmm_lookup_account_rows
          WHERE gid = the_gid AND local_part = the_local_part;
@@ -145,6 +222,20 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION vmm_refresh_sender(the_gid bigint, the_local_part varchar)
+    RETURNS void
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
+BEGIN
+    DELETE FROM lookup_sender
+     WHERE gid = the_gid AND local_part = the_local_part COLLATE "C";
+    INSERT INTO lookup_sender
+        SELECT * FROM vmm_lookup_sender_rows
+         WHERE gid = the_gid AND local_part = the_local_part;
+END;
+$$;
+
 -- What a changed row touches: one address, one alias, or a whole domain.
 CREATE FUNCTION vmm_lookup_trigger() RETURNS trigger
 LANGUAGE plpgsql
@@ -153,8 +244,9 @@ SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
 BEGIN
     IF TG_OP = 'INSERT' AND TG_TABLE_NAME = 'users' THEN
         -- The common case (useradd, import, batch): a new account has no
-        -- cached rows yet, so only add its own — every statement here is
-        -- planned afresh in each vmm process.
+        -- cached rows yet (vmm refuses an address that is an alias or a
+        -- relocated user already), so only add its own — every statement
+        -- here is planned afresh in each vmm process.
         INSERT INTO lookup_address
             SELECT * FROM vmm_lookup_account_rows
              WHERE gid = NEW.gid AND local_part = NEW.local_part;
@@ -162,6 +254,12 @@ BEGIN
             INSERT INTO lookup_alias
                 SELECT * FROM vmm_lookup_alias_rows
                  WHERE gid = NEW.gid AND local_part = NEW.local_part;
+        END IF;
+        INSERT INTO lookup_sender
+            SELECT * FROM vmm_lookup_login_rows
+             WHERE gid = NEW.gid AND local_part = NEW.local_part;
+        IF NEW.tid IS NOT NULL THEN
+            PERFORM vmm_refresh_lookup(NEW.gid, '');
         END IF;
         RETURN NULL;
     END IF;
@@ -185,6 +283,10 @@ BEGIN
     CASE tab
     WHEN 'users' THEN
         PERFORM vmm_refresh_lookup(the_gid, rec ->> 'local_part');
+        IF rec ->> 'tid' IS NOT NULL THEN
+            -- The domain's row says whether accounts have own transports.
+            PERFORM vmm_refresh_lookup(the_gid, '');
+        END IF;
     WHEN 'relocated', 'alias' THEN
         IF tab = 'alias' THEN
             -- An alias has several rows: refresh only its own.
@@ -193,6 +295,7 @@ BEGIN
             INSERT INTO lookup_alias
                 SELECT * FROM vmm_lookup_alias_rows
                  WHERE gid = the_gid AND local_part = rec ->> 'address';
+            PERFORM vmm_refresh_sender(the_gid, rec ->> 'address');
         ELSE
             PERFORM vmm_refresh_lookup(the_gid, rec ->> 'address');
         END IF;
@@ -208,8 +311,7 @@ BEGIN
         PERFORM vmm_refresh_lookup(the_gid, NULL);
     WHEN 'relay_domain' THEN
         DELETE FROM lookup_address
-         WHERE domainname = rec ->> 'domainname' COLLATE "C"
-           AND local_part = '' AND gid IS NULL;
+         WHERE address = '@' || (rec ->> 'domainname') AND gid IS NULL;
         INSERT INTO lookup_address
             SELECT * FROM vmm_lookup_other_rows
              WHERE domainname = rec ->> 'domainname' AND gid IS NULL;
@@ -240,10 +342,12 @@ SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
 BEGIN
     DELETE FROM lookup_address;
     DELETE FROM lookup_alias;
+    DELETE FROM lookup_sender;
     INSERT INTO lookup_address SELECT * FROM vmm_lookup_account_rows;
     INSERT INTO lookup_address SELECT * FROM vmm_lookup_other_rows;
     INSERT INTO lookup_alias SELECT * FROM vmm_lookup_alias_rows;
+    INSERT INTO lookup_sender SELECT * FROM vmm_lookup_sender_rows;
 END;
 $$;
 
-REVOKE ALL ON lookup_address, lookup_alias FROM PUBLIC;
+REVOKE ALL ON lookup_address, lookup_alias, lookup_sender FROM PUBLIC;

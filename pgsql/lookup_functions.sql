@@ -5,30 +5,16 @@
 -- PL/pgSQL, which caches its query plans: Postfix and Dovecot send every
 -- lookup as one plain query string, and a plain join or an SQL function
 -- would be parsed and planned again each time.  Each reads the lookup cache
--- (lookup_cache.sql) with one index probe.  They run with the owner's
--- rights (SECURITY DEFINER, fixed search_path), so the postfix and dovecot
--- roles need EXECUTE only, not SELECT on the tables.
+-- (lookup_cache.sql) with one index probe on the whole address, and a
+-- second one for the domain's own row where it falls back to that.
+-- They run with the owner's rights (SECURITY DEFINER, fixed search_path),
+-- so the postfix and dovecot roles need EXECUTE only, not SELECT on the
+-- tables.
 --
 -- This file may be loaded again at any time: it replaces what it defines
 -- and keeps the grants.
 
 SET client_min_messages = warning;
-
--- Fill in %n (local part), %d (domain) and %= (local=domain) with the
--- address as queried.  Inlined into the alias lookup as an expression;
--- kept here as a function for vmm itself (alias expansion checks).
-CREATE OR REPLACE FUNCTION vmm_interpolate(
-    destination varchar, localpart varchar, the_domain varchar)
-    RETURNS varchar
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN strpos(destination, '%') = 0 THEN destination ELSE
-        replace(replace(replace(
-            replace(replace(replace(destination,
-                '%n', E'\x01'), '%d', E'\x02'), '%=', E'\x03'),
-            E'\x01', localpart), E'\x02', the_domain),
-            E'\x03', localpart || '=' || the_domain)
-    END
-$$;
 
 CREATE OR REPLACE VIEW postfix_gid AS
     SELECT gid, domainname FROM domain_name;
@@ -44,19 +30,15 @@ SET search_path = public, pg_temp AS $$
 DECLARE
     queried varchar := localpart || '@' || the_domain;
 BEGIN
-    IF localpart = '' THEN
-        RETURN;
-    END IF;
     RETURN QUERY
-        SELECT queried, vmm_interpolate(a.destination, localpart, the_domain)
+        SELECT queried, a.target
           FROM lookup_alias a
-         WHERE a.domainname = the_domain COLLATE "C" AND a.local_part = localpart COLLATE "C";
+         WHERE a.address = queried AND a.local_part <> '';
     IF NOT FOUND THEN
         RETURN QUERY
-            SELECT queried,
-                   vmm_interpolate(a.destination, localpart, the_domain)
+            SELECT queried, replace(a.target, E'\x01', localpart)::varchar
               FROM lookup_alias a
-             WHERE a.domainname = the_domain COLLATE "C" AND a.local_part = '';
+             WHERE a.address = '@' || the_domain AND a.local_part = '';
     END IF;
 END;
 $$;
@@ -66,11 +48,13 @@ CREATE OR REPLACE FUNCTION postfix_virtual_mailbox_map(localpart varchar, the_do
 LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
+DECLARE
+    queried varchar := localpart || '@' || the_domain;
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, x.maildir
+        SELECT queried, x.maildir
           FROM lookup_address x
-         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+         WHERE x.address = queried AND x.local_part <> ''
            AND x.uid IS NOT NULL;
 END;
 $$;
@@ -80,34 +64,48 @@ CREATE OR REPLACE FUNCTION postfix_virtual_uid_map(localpart varchar, the_domain
 LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
+DECLARE
+    queried varchar := localpart || '@' || the_domain;
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, x.uid
+        SELECT queried, x.uid
           FROM lookup_address x
-         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+         WHERE x.address = queried AND x.local_part <> ''
            AND x.uid IS NOT NULL;
 END;
 $$;
 
 -- The account's own transport, else its domain's (also for local parts
--- that do not exist); for a relay domain, the relay domain's.
+-- that do not exist); for a relay domain, the relay domain's.  The
+-- domain's row comes first: it answers alone unless some account of the
+-- domain has a transport of its own.
 CREATE OR REPLACE FUNCTION postfix_transport_map(localpart varchar, the_domain varchar)
     RETURNS TABLE (recipient varchar, transport varchar)
 LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
+DECLARE
+    queried varchar := localpart || '@' || the_domain;
+    per_account boolean;
+    own varchar;
 BEGIN
-    RETURN QUERY
-        (SELECT (localpart || '@' || the_domain)::varchar, x.transport
-           FROM lookup_address x
-          WHERE x.domainname = the_domain COLLATE "C"
-            AND x.local_part = localpart COLLATE "C"
-            AND x.transport IS NOT NULL)
-        UNION ALL
-        (SELECT (localpart || '@' || the_domain)::varchar, x.transport
-           FROM lookup_address x
-          WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = '')
-        LIMIT 1;
+    SELECT x.transport, x.own_transports INTO transport, per_account
+      FROM lookup_address x
+     WHERE x.address = '@' || the_domain AND x.local_part = '';
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF per_account THEN
+        SELECT x.transport INTO own
+          FROM lookup_address x
+         WHERE x.address = queried AND x.local_part <> ''
+           AND x.transport IS NOT NULL;
+        IF FOUND THEN
+            transport := own;
+        END IF;
+    END IF;
+    recipient := queried;
+    RETURN NEXT;
 END;
 $$;
 
@@ -116,11 +114,13 @@ CREATE OR REPLACE FUNCTION postfix_relocated_map(localpart varchar, the_domain v
 LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
+DECLARE
+    queried varchar := localpart || '@' || the_domain;
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, x.relocated
+        SELECT queried, x.relocated
           FROM lookup_address x
-         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+         WHERE x.address = queried AND x.local_part <> ''
            AND x.relocated IS NOT NULL;
 END;
 $$;
@@ -136,18 +136,8 @@ DECLARE
     queried varchar := localpart || '@' || the_domain;
 BEGIN
     RETURN QUERY
-        SELECT queried, unnest(x.logins)
-          FROM lookup_address x
-         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
-           AND x.uid IS NOT NULL;
-    IF NOT FOUND THEN
-        RETURN QUERY
-            SELECT DISTINCT queried,
-                   vmm_interpolate(a.destination, localpart, the_domain)
-              FROM lookup_alias a
-             WHERE a.domainname = the_domain COLLATE "C" AND a.local_part = localpart COLLATE "C"
-               AND NOT a.is_identity;
-    END IF;
+        SELECT queried, unnest(s.logins)
+          FROM lookup_sender s WHERE s.address = queried;
 END;
 $$;
 
@@ -198,12 +188,13 @@ CREATE OR REPLACE FUNCTION dovecotpassword(localpart varchar, the_domain varchar
 LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
+DECLARE
+    queried varchar := localpart || '@' || the_domain;
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, x.passwd,
-               x.smtp, x.pop3, x.imap, x.sieve
+        SELECT queried, x.passwd, x.smtp, x.pop3, x.imap, x.sieve
           FROM lookup_address x
-         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+         WHERE x.address = queried AND x.local_part <> ''
            AND x.uid IS NOT NULL;
 END;
 $$;
@@ -214,12 +205,13 @@ CREATE OR REPLACE FUNCTION dovecotuser(localpart varchar, the_domain varchar)
 LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
+DECLARE
+    queried varchar := localpart || '@' || the_domain;
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, x.uid, x.gid,
-               x.home, x.mail
+        SELECT queried, x.uid, x.gid, x.home, x.mail
           FROM lookup_address x
-         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+         WHERE x.address = queried AND x.local_part <> ''
            AND x.uid IS NOT NULL;
 END;
 $$;
@@ -230,12 +222,13 @@ CREATE OR REPLACE FUNCTION dovecotquotauser(localpart varchar, the_domain varcha
 LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
+DECLARE
+    queried varchar := localpart || '@' || the_domain;
 BEGIN
     RETURN QUERY
-        SELECT (localpart || '@' || the_domain)::varchar, x.uid, x.gid,
-               x.home, x.mail, x.quota_rule
+        SELECT queried, x.uid, x.gid, x.home, x.mail, x.quota_rule
           FROM lookup_address x
-         WHERE x.domainname = the_domain COLLATE "C" AND x.local_part = localpart COLLATE "C"
+         WHERE x.address = queried AND x.local_part <> ''
            AND x.uid IS NOT NULL;
 END;
 $$;

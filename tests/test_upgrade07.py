@@ -235,7 +235,7 @@ DOMAINS = ['example.org', 'example.net', 'xn--bcher-kva.example',
            'empty.test', 'imported.test', 'unknown.test']
 LOCALS = ['postmaster', 'alice', 'bob', 'dave', 'carol', 'frank', 'eve',
           'imp', 'info', 'pm', 'team', 'kontakt', 'sales', 'old', 'gone',
-          'nobody', 'x%d', 'x%n%=']
+          'nobody', 'x%d', 'x%n%=', '']
 PAIRS = [(local, domain) for domain in DOMAINS for local in LOCALS]
 
 FUNCTIONS = ['postfix_virtual_alias_map', 'postfix_virtual_mailbox_map',
