@@ -26,8 +26,9 @@ def differences(db):
             "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
             "AND attnum > 0 ORDER BY attnum", (view,)))
         total += db.scalar(
-            'SELECT count(*) FROM ((SELECT %(c)s FROM %(t)s EXCEPT ALL (%(r)s)) '
-            'UNION ALL ((%(r)s) EXCEPT ALL SELECT %(c)s FROM %(t)s)) d'
+            'SELECT count(*) FROM ('
+            '(SELECT %(c)s FROM %(t)s EXCEPT ALL (%(r)s)) UNION ALL '
+            '((%(r)s) EXCEPT ALL SELECT %(c)s FROM %(t)s)) d'
             % {'c': columns, 't': table, 'r': rows})
     return total
 
