@@ -340,6 +340,11 @@ def bench_loop_check(pg, env):
     floor = median_wall([VMM, 'ai', 'big1@d1.example'], env, runs=5)
     report('loops', 'aliasadd incl. loop check (s)', value, 's')
     report('loops', 'aliasinfo, same domain (s)', floor, 's')
+    # Every one of those aliases points into the domain: a new name of it
+    # has all of them to follow.
+    value = median_wall([VMM, 'ada', 'loop-alias.example', 'd1.example'],
+                        env, runs=1)
+    report('loops', 'aliasdomainadd to that domain (s)', value, 's')
 
 
 def bench_batch(pg, env, base):

@@ -367,7 +367,7 @@ class Handler:
         destination = DomainName(destination)
         domain = AliasDomain.target(self.cur, destination)
         AliasDomain.create(self.cur, name, domain)
-        self.check_alias_loops(self._loop_starts_for_domain(domain))
+        self.check_alias_loops(self._loop_starts_for_domain(domain, [name]))
         self.log(_('alias domain %(alias)s of %(domain)s added')
                  % {'alias': name, 'domain': domain.name}, name, domain.name)
 
@@ -389,7 +389,8 @@ class Handler:
                                      'domain': domain.unicode})
             return
         alias.switch(self.cur, domain)
-        self.check_alias_loops(self._loop_starts_for_domain(domain))
+        self.check_alias_loops(
+            self._loop_starts_for_domain(domain, [alias.name]))
         self.log(_('alias domain %(alias)s moved to %(domain)s')
                  % {'alias': alias.name, 'domain': domain.name},
                  alias.name, domain.name)
@@ -721,9 +722,9 @@ class Handler:
         limit = self.postconf_int('virtual_alias_recursion_limit', 1000)
         loops.check(self.cur, starts, limit)
 
-    def _loop_starts_for_domain(self, domain):
+    def _loop_starts_for_domain(self, domain, names=None):
         from vmm.models import loops
-        return loops.starts_for_domain(self.cur, domain.gid)
+        return loops.starts_for_domain(self.cur, domain.gid, names)
 
     def _loop_starts_for_alias(self, domain, localpart):
         from vmm.models import loops

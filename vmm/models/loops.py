@@ -6,7 +6,9 @@ itself, so aliases, catch-alls, alias domains and placeholders behave
 exactly as at delivery — from the addresses the change can affect, and
 refuse it when an address reaches itself again or the chain is deeper than
 Postfix's virtual_alias_recursion_limit.  Only the affected part of the
-graph is read: one indexed lookup per address on the way.
+graph is read, one level of it per query: an alias domain added to a
+domain with many aliases has thousands of addresses to follow, and one
+round trip each would take minutes.
 """
 
 from vmm import errors
@@ -19,12 +21,35 @@ from vmm.models.values import EmailAddress
 PROBE = 'vmm-loop-probe-' + 'x' * 60
 
 
+def _fetch(cur, addresses, cache):
+    """Expand *addresses* into *cache* with one query."""
+    pairs = [address.rpartition('@') for address in addresses]
+    cur.execute('SELECT s.n, m.destination FROM unnest(%s::varchar[], '
+                '%s::varchar[]) WITH ORDINALITY AS s(l, d, n), '
+                'LATERAL postfix_virtual_alias_map(s.l, s.d) m',
+                ([p[0] for p in pairs], [p[2] for p in pairs]))
+    for address in addresses:
+        cache[address] = []
+    for number, destination in cur.fetchall():
+        cache[addresses[number - 1]].append(destination.lower())
+
+
+def _prefetch(cur, starts, limit, cache):
+    """Expand everything within *limit* steps of *starts*, a level per
+    query (deeper addresses, if any, are fetched as the walk meets them)."""
+    frontier = list(dict.fromkeys(a for a in starts if a not in cache))
+    for _level in range(limit + 2):
+        if not frontier:
+            return
+        _fetch(cur, frontier, cache)
+        frontier = list(dict.fromkeys(
+            child for address in frontier for child in cache[address]
+            if child not in cache))
+
+
 def _expand(cur, address, cache):
     if address not in cache:
-        localpart, _at, domain = address.rpartition('@')
-        cur.execute('SELECT destination FROM postfix_virtual_alias_map('
-                    '%s, %s)', (localpart, domain))
-        cache[address] = [row[0].lower() for row in cur.fetchall()]
+        _fetch(cur, [address], cache)
     return cache[address]
 
 
@@ -69,14 +94,33 @@ def _depth_from(cur, start, limit, cache, depths):
     return depths.get(start, 0)
 
 
-def _depth_to(cur, address, limit):
-    """Longest chain of literal alias destinations leading to *address*."""
-    depth, frontier, seen = 0, {address}, {address}
-    while frontier and depth <= limit:
-        cur.execute("SELECT DISTINCT a.address || '@' || n.domainname "
+def _pointing_at(cur, addresses, limit):
+    """Which aliases have each address as a literal destination, for
+    *addresses* and, up to *limit* steps back, for those aliases."""
+    sources, frontier = {}, set(addresses)
+    for _level in range(limit + 1):
+        if not frontier:
+            break
+        cur.execute("SELECT DISTINCT a.destination, "
+                    "a.address || '@' || n.domainname "
                     'FROM alias a JOIN domain_name n ON n.gid = a.gid '
                     'WHERE a.destination = ANY(%s)', (list(frontier),))
-        frontier = {row[0] for row in cur.fetchall()} - seen
+        for address in frontier:
+            sources[address] = set()
+        for destination, source in cur.fetchall():
+            sources[destination].add(source)
+        frontier = {source for found in list(sources.values())
+                    for source in found if source not in sources}
+    return sources
+
+
+def _depth_to(address, sources, limit):
+    """Longest chain of literal alias destinations leading to *address*
+    (in steps, breadth first), from what _pointing_at read."""
+    depth, frontier, seen = 0, {address}, {address}
+    while frontier and depth <= limit:
+        frontier = {source for node in frontier
+                    for source in sources.get(node, ())} - seen
         seen |= frontier
         if frontier:
             depth += 1
@@ -85,10 +129,14 @@ def _depth_to(cur, address, limit):
 
 def check(cur, starts, limit):
     """Refuse (72) if expanding any of *starts* loops or nests too deep."""
-    cache, depths = {}, {}
+    cache, depths, below = {}, {}, {}
+    _prefetch(cur, starts, limit, cache)
     for start in starts:
-        below = _depth_from(cur, start, limit, cache, depths)
-        if below and below + _depth_to(cur, start, limit) > limit:
+        below[start] = _depth_from(cur, start, limit, cache, depths)
+    expanding = [start for start in starts if below[start]]
+    sources = _pointing_at(cur, expanding, limit) if expanding else {}
+    for start in expanding:
+        if below[start] + _depth_to(start, sources, limit) > limit:
             raise VMMError(_('This change would make an alias chain deeper '
                              "than Postfix's virtual_alias_recursion_limit "
                              '(%(limit)d) through %(address)s')
@@ -104,18 +152,23 @@ def starts_for_alias(cur, gid, localpart):
     return ['%s@%s' % (localpart, row[0]) for row in cur.fetchall()]
 
 
-def starts_for_domain(cur, gid):
+def starts_for_domain(cur, gid, names=None):
     """For catch-all and alias-domain changes: an unknown local part under
-    every name, the domain's aliases whose destinations have placeholders,
-    and the aliases and catch-alls elsewhere that point into the domain."""
-    cur.execute('SELECT domainname FROM domain_name WHERE gid = %s',
-                (gid,))
-    names = [row[0] for row in cur.fetchall()]
+    each name, the domain's aliases whose destinations have placeholders,
+    and the aliases and catch-alls elsewhere that point into the domain.
+
+    *names* are the names whose addresses the change affects: a new alias
+    domain name only (nothing led there before but what points at it),
+    else every name of the domain."""
+    if names is None:
+        cur.execute('SELECT domainname FROM domain_name WHERE gid = %s',
+                    (gid,))
+        names = [row[0] for row in cur.fetchall()]
     starts = ['%s@%s' % (PROBE, name) for name in names]
     cur.execute("SELECT DISTINCT a.address || '@' || n.domainname "
                 'FROM alias a JOIN domain_name n ON n.gid = a.gid '
-                "WHERE a.gid = %s AND strpos(a.destination, '%%') > 0",
-                (gid,))
+                "WHERE a.gid = %s AND strpos(a.destination, '%%') > 0 "
+                'AND n.domainname = ANY(%s)', (gid, names))
     starts += [row[0] for row in cur.fetchall()]
     suffixes = ['%@' + name for name in names]
     cur.execute("SELECT DISTINCT a.address || '@' || n.domainname "
