@@ -222,6 +222,8 @@ BEGIN
 END;
 $$;
 
+-- Recompute the sender-login rows of one address (an account's, else an
+-- alias's) under every name of its domain.
 CREATE FUNCTION vmm_refresh_sender(the_gid bigint, the_local_part varchar)
     RETURNS void
 LANGUAGE plpgsql
