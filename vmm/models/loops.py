@@ -21,17 +21,23 @@ from vmm.models.values import EmailAddress
 PROBE = 'vmm-loop-probe-' + 'x' * 60
 
 
+# Addresses expanded per query: few round trips, bounded query size.
+BATCH = 10000
+
+
 def _fetch(cur, addresses, cache):
-    """Expand *addresses* into *cache* with one query."""
-    pairs = [address.rpartition('@') for address in addresses]
-    cur.execute('SELECT s.n, m.destination FROM unnest(%s::varchar[], '
-                '%s::varchar[]) WITH ORDINALITY AS s(l, d, n), '
-                'LATERAL postfix_virtual_alias_map(s.l, s.d) m',
-                ([p[0] for p in pairs], [p[2] for p in pairs]))
-    for address in addresses:
-        cache[address] = []
-    for number, destination in cur.fetchall():
-        cache[addresses[number - 1]].append(destination.lower())
+    """Expand *addresses* into *cache*, a batch per query."""
+    for first in range(0, len(addresses), BATCH):
+        batch = addresses[first:first + BATCH]
+        pairs = [address.rpartition('@') for address in batch]
+        cur.execute('SELECT s.n, m.destination FROM unnest(%s::varchar[], '
+                    '%s::varchar[]) WITH ORDINALITY AS s(l, d, n), '
+                    'LATERAL postfix_virtual_alias_map(s.l, s.d) m',
+                    ([p[0] for p in pairs], [p[2] for p in pairs]))
+        for address in batch:
+            cache[address] = []
+        for number, destination in cur.fetchall():
+            cache[batch[number - 1]].append(destination.lower())
 
 
 def _prefetch(cur, starts, limit, cache):
@@ -101,16 +107,19 @@ def _pointing_at(cur, addresses, limit):
     for _level in range(limit + 1):
         if not frontier:
             break
-        cur.execute("SELECT DISTINCT a.destination, "
-                    "a.address || '@' || n.domainname "
-                    'FROM alias a JOIN domain_name n ON n.gid = a.gid '
-                    'WHERE a.destination = ANY(%s)', (list(frontier),))
-        for address in frontier:
+        level = list(frontier)
+        for address in level:
             sources[address] = set()
-        for destination, source in cur.fetchall():
-            sources[destination].add(source)
-        frontier = {source for found in list(sources.values())
-                    for source in found if source not in sources}
+        for first in range(0, len(level), BATCH):
+            cur.execute("SELECT DISTINCT a.destination, "
+                        "a.address || '@' || n.domainname "
+                        'FROM alias a JOIN domain_name n ON n.gid = a.gid '
+                        'WHERE a.destination = ANY(%s)',
+                        (level[first:first + BATCH],))
+            for destination, source in cur.fetchall():
+                sources[destination].add(source)
+        frontier = {source for address in level
+                    for source in sources[address] if source not in sources}
     return sources
 
 
