@@ -242,12 +242,21 @@ def _check_id(number):
     return number
 
 
-def _close(fd):
+def close_fd(fd):
+    """Close *fd* if there is one, ignoring errors (cleanup paths)."""
     if fd is not None:
         try:
             os.close(fd)
         except OSError:
             pass
+
+
+def lstat_at(name, dir_fd):
+    """lstat *name* in *dir_fd*; None when it does not exist."""
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
 
 
 class DirectoryJail:
@@ -316,13 +325,6 @@ class DirectoryJail:
         """The path of component *index* of *parts*, for messages."""
         return os.path.join(self.base_directory, *parts[:index + 1])
 
-    def _lstat(self, name, dir_fd):
-        """lstat *name* in *dir_fd*; None when it does not exist."""
-        try:
-            return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return None
-
     def _open_parts(self, path, parts):
         """A descriptor of the directory *parts* below the base.
 
@@ -332,9 +334,9 @@ class DirectoryJail:
         fd = os.open(self.real_base, _DIR_FLAGS & ~os.O_NOFOLLOW)
         try:
             for index, part in enumerate(parts):
-                st = self._lstat(part, fd)
+                st = lstat_at(part, fd)
                 if st is None:
-                    _close(fd)
+                    close_fd(fd)
                     return None
                 if stat.S_ISLNK(st.st_mode):
                     self._refuse(path, _('%s is a symbolic link')
@@ -349,7 +351,7 @@ class DirectoryJail:
                 os.close(fd)
                 fd = new
         except BaseException:
-            _close(fd)
+            close_fd(fd)
             raise
         return fd
 
@@ -371,7 +373,7 @@ class DirectoryJail:
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
                 made = False
-                st = self._lstat(part, fd)
+                st = lstat_at(part, fd)
                 if st is not None:
                     if stat.S_ISLNK(st.st_mode):
                         self._refuse(path, _('%s is a symbolic link')
@@ -416,7 +418,7 @@ class DirectoryJail:
             raise
         finally:
             for fd in fds:
-                _close(fd)
+                close_fd(fd)
         return path
 
     @staticmethod
@@ -467,7 +469,7 @@ class DirectoryJail:
         if pfd is None:
             return None
         try:
-            st = self._lstat(name, pfd)
+            st = lstat_at(name, pfd)
             if st is None:
                 return None
             if stat.S_ISLNK(st.st_mode):
@@ -484,7 +486,7 @@ class DirectoryJail:
                                                   'reason': err.strerror},
                                VMM_ERROR) from None
         finally:
-            _close(pfd)
+            close_fd(pfd)
         return os.path.join(os.path.dirname(os.path.normpath(path)), trash)
 
     def restore(self, trash, path):
@@ -499,7 +501,7 @@ class DirectoryJail:
             raise VMMError(_('The directory %s does not exist.')
                            % os.path.dirname(path), NO_SUCH_DIRECTORY)
         try:
-            if self._lstat(name, pfd) is not None:
+            if lstat_at(name, pfd) is not None:
                 raise VMMError(_('The directory %s already exists.') % path,
                                VMM_ERROR)
             os.rename(tname, name, src_dir_fd=pfd, dst_dir_fd=pfd)
@@ -509,7 +511,7 @@ class DirectoryJail:
                                               'reason': err.strerror},
                            VMM_ERROR) from None
         finally:
-            _close(pfd)
+            close_fd(pfd)
 
     def purge(self, trash):
         """Remove a :meth:`stash`-ed directory tree for good."""
@@ -525,7 +527,7 @@ class DirectoryJail:
         if pfd is None:
             return False
         try:
-            st = self._lstat(name, pfd)
+            st = lstat_at(name, pfd)
             if st is None:
                 return False
             if not stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode):
@@ -539,7 +541,7 @@ class DirectoryJail:
                                  'reason': err.strerror or str(err)},
                            VMM_ERROR) from None
         finally:
-            _close(pfd)
+            close_fd(pfd)
         return True
 
     def remove_tree(self, path):

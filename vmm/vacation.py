@@ -76,6 +76,7 @@ import weakref
 from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
+from vmm.mailbox import close_fd, lstat_at
 
 __all__ = ('DEFAULT_DAYS', 'MAX_BODY_BYTES', 'MAX_DAYS', 'MAX_SUBJECT',
            'SCRIPT_NAME', 'Previous', 'Settings', 'check_body',
@@ -413,21 +414,6 @@ def _refuse(path, reason):
                    % {'path': path, 'reason': reason}, errors.VMM_ERROR)
 
 
-def _lstat(name, dir_fd):
-    try:
-        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-
-
-def _close(fd):
-    if fd is not None:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
 def _unlink(name, dir_fd):
     try:
         os.unlink(name, dir_fd=dir_fd)
@@ -532,7 +518,7 @@ class _Home:
         """The descriptor of ``~/sieve`` (made when *create*), or None."""
         if self.sieve_fd is not None:
             return self.sieve_fd
-        st = _lstat(SIEVE_DIR, self.fd)
+        st = lstat_at(SIEVE_DIR, self.fd)
         if st is None:
             if not create:
                 return None
@@ -553,7 +539,7 @@ class _Home:
         """What ``~/.dovecot.sieve`` is: ('none',), ('ours',),
         ('link', target, name), ('file',)."""
         path = self.where(ACTIVE)
-        st = _lstat(ACTIVE, self.fd)
+        st = lstat_at(ACTIVE, self.fd)
         if st is None:
             return ('none',)
         if stat.S_ISLNK(st.st_mode):
@@ -584,7 +570,7 @@ class _Home:
         sieve_fd = self.open_sieve()
         if sieve_fd is None:
             return False
-        st = _lstat(name + '.sieve', sieve_fd)
+        st = lstat_at(name + '.sieve', sieve_fd)
         return st is not None and (stat.S_ISREG(st.st_mode)
                                    or not regular)
 
@@ -597,13 +583,13 @@ class _Home:
                 continue
             for name in os.listdir(fd):
                 if name.startswith(prefix):
-                    st = _lstat(name, fd)
+                    st = lstat_at(name, fd)
                     if st is not None and not stat.S_ISDIR(st.st_mode):
                         _unlink(name, fd)
 
     def close(self):
-        _close(self.sieve_fd)
-        _close(self.fd)
+        close_fd(self.sieve_fd)
+        close_fd(self.fd)
         self.sieve_fd = self.fd = None
 
 
@@ -691,7 +677,7 @@ class _Plan:
 def _saved_name(sieve_fd):
     for number in range(1, 1000):
         name = SAVED_NAME if number == 1 else '%s-%d' % (SAVED_NAME, number)
-        if _lstat(name + '.sieve', sieve_fd) is None:
+        if lstat_at(name + '.sieve', sieve_fd) is None:
             return name
     raise VMMError(_('Too many saved Sieve scripts in ~/sieve'),
                    errors.VMM_ERROR)
