@@ -1,6 +1,7 @@
 -- What vmm has beyond vmm 0.7's tables: the schema version, relay
--- domains, vacation settings, the audit log, and the rule that a name
--- is one kind of domain only.  create_tables.sql and the vmm 0.7
+-- domains, vacation settings, the audit log, the directory removals a
+-- committed command still owes, and the rule that a name is one kind of
+-- domain only.  create_tables.sql and the vmm 0.7
 -- upgrade (upgrade/from-vmm-0.7.sql) both load this file.
 
 -- Which schema version this database has; one row per applied version.
@@ -48,6 +49,17 @@ CREATE TABLE vmm_log (
     objects     text[] NOT NULL DEFAULT '{}'
 );
 CREATE INDEX vmm_log_logged_at ON vmm_log (logged_at);
+
+-- Directories a committed command deleted the owner of and asked to be
+-- removed (userdelete/domaindelete --delete-directory).  Written in the
+-- command's transaction, so the removal is owed exactly when the deletion
+-- is committed; the row goes once the tree is gone.  A run killed before
+-- that leaves the row, and the next vmm run finishes the removal.
+CREATE TABLE directory_removal (
+    token       text NOT NULL PRIMARY KEY,
+    path        text NOT NULL,
+    queued      timestamptz NOT NULL DEFAULT now()
+);
 
 -- A name is a primary, an alias or a relay domain, never two of them.
 CREATE FUNCTION vmm_domain_name_unique() RETURNS trigger

@@ -11,10 +11,11 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from vmm import errors, mailbox
+from vmm import errors, jail as jail_module, mailbox
 from vmm.errors import VMMError
-from vmm.mailbox import (DirectoryJail, create_mailbox, disk_usage,
-                         imap_utf7_decode, imap_utf7_encode, parse_folders)
+from vmm.jail import DirectoryJail, remove_tree_at
+from vmm.mailbox import (create_mailbox, disk_usage, imap_utf7_decode,
+                         imap_utf7_encode, parse_folders)
 
 UID, GID = 70001, 70000
 IS_ROOT = os.geteuid() == 0
@@ -166,7 +167,7 @@ def test_imap_utf7_round_trip(text):
 def test_require_root(monkeypatch, base):
     monkeypatch.setattr(os, 'geteuid', lambda: 1000)
     with pytest.raises(VMMError) as info:
-        mailbox.require_root()
+        jail_module.require_root()
     assert info.value.code == errors.VMM_ERROR
     assert 'root' in info.value.msg
     jail = DirectoryJail(base)
@@ -175,7 +176,6 @@ def test_require_root(monkeypatch, base):
                                                     0o770),
                  lambda: jail.make_home(base + '/a/70000/70001', UID, GID,
                                         0o700),
-                 lambda: jail.remove_tree(base + '/a'),
                  lambda: create_mailbox(base, UID, GID, 0o700, 'maildir',
                                         'Maildir', (), False, 'u@x')):
         with pytest.raises(VMMError) as info:
@@ -187,7 +187,7 @@ def test_require_root(monkeypatch, base):
 
 @needs_root
 def test_require_root_as_root():
-    mailbox.require_root()
+    jail_module.require_root()
 
 
 # ---------------------------------------------------------------------------
@@ -221,36 +221,36 @@ def refusals(base, outside):
             base + '/5/70000/70001', UID, GID, 0o700)),
         ('symlink as home', lambda j: j.make_home(
             base + '/a/70000/70002', UID, GID, 0o700)),
-        ('remove symlink', lambda j: j.remove_tree(base + '/5')),
-        ('remove through symlink', lambda j: j.remove_tree(
+        ('remove symlink', lambda j: j.check_directory(base + '/5')),
+        ('remove through symlink', lambda j: j.check_directory(
             base + '/5/70000')),
-        ('remove symlinked home', lambda j: j.remove_tree(
+        ('remove symlinked home', lambda j: j.check_directory(
             base + '/a/70000/70002')),
-        ('remove through symlink to /', lambda j: j.remove_tree(
+        ('remove through symlink to /', lambda j: j.check_directory(
             base + '/a/root/tmp')),
         ('dotdot', lambda j: j.make_domain_directory(
             base + '/../escape', GID, 0o770)),
         ('dotdot inside', lambda j: j.make_domain_directory(
             base + '/a/../b/70000', GID, 0o770)),
-        ('dotdot remove', lambda j: j.remove_tree(base + '/a/..')),
-        ('dotdot remove 2', lambda j: j.remove_tree(base + '/a/70000/../..')),
+        ('dotdot remove', lambda j: j.check_directory(base + '/a/..')),
+        ('dotdot remove 2', lambda j: j.check_directory(base + '/a/70000/../..')),
         ('outside', lambda j: j.make_domain_directory(
             outside + '/70001', GID, 0o770)),
-        ('outside remove', lambda j: j.remove_tree(outside + '/70000')),
+        ('outside remove', lambda j: j.check_directory(outside + '/70000')),
         ('sibling prefix', lambda j: j.make_domain_directory(
             base + '-evil/a/70000', GID, 0o770)),
-        ('sibling prefix remove', lambda j: j.remove_tree(base + '-evil')),
+        ('sibling prefix remove', lambda j: j.check_directory(base + '-evil')),
         ('relative', lambda j: j.make_domain_directory(
             'a/70003', GID, 0o770)),
-        ('relative remove', lambda j: j.remove_tree('a/70000')),
+        ('relative remove', lambda j: j.check_directory('a/70000')),
         ('base itself', lambda j: j.make_domain_directory(base, GID, 0o770)),
         ('base itself home', lambda j: j.make_home(base + '/', UID, GID,
                                                    0o700)),
-        ('remove base', lambda j: j.remove_tree(base)),
-        ('remove base slash', lambda j: j.remove_tree(base + '/')),
-        ('remove base dot', lambda j: j.remove_tree(base + '/.')),
-        ('remove /', lambda j: j.remove_tree('/')),
-        ('NUL', lambda j: j.remove_tree(base + '/a\0b')),
+        ('remove base', lambda j: j.check_directory(base)),
+        ('remove base slash', lambda j: j.check_directory(base + '/')),
+        ('remove base dot', lambda j: j.check_directory(base + '/.')),
+        ('remove /', lambda j: j.check_directory('/')),
+        ('NUL', lambda j: j.check_directory(base + '/a\0b')),
         ('existing domain', lambda j: j.make_domain_directory(
             base + '/a/70000', GID, 0o770)),
         ('existing home', lambda j: j.make_home(
@@ -309,8 +309,7 @@ def test_jail_base_through_symlink(base, tmp_path):
     # The real-path spelling of the same place is inside the jail as well.
     jail.make_home(base + '/b/70000/70001', UID, GID, 0o700)
     assert owner_mode(base + '/b/70000/70001') == (UID, GID, 0o700)
-    assert jail.remove_tree(link + '/b/70000') is True
-    assert os.listdir(base + '/b') == []
+    assert jail.check_directory(link + '/b/70000') is True
 
 
 @needs_root
@@ -325,8 +324,8 @@ def test_make_domain_directory_and_home(base):
     finally:
         os.umask(old_umask)
     assert path == base + '/e/70000' and home == base + '/e/70000/70001'
-    assert owner_mode(base + '/e') == (0, 0, mailbox.HASH_DIRECTORY_MODE)
-    assert mailbox.HASH_DIRECTORY_MODE == 0o711
+    assert owner_mode(base + '/e') == (0, 0, jail_module.HASH_DIRECTORY_MODE)
+    assert jail_module.HASH_DIRECTORY_MODE == 0o711
     assert owner_mode(base + '/e/70000') == (0, GID, 0o770)
     assert owner_mode(base + '/e/70010') == (0, 70010, 0o750)
     assert owner_mode(home) == (UID, GID, 0o700)
@@ -345,16 +344,18 @@ def test_make_home_needs_domain_directory(base):
 
 
 @needs_root
-def test_new_domain_path(base):
-    path = DirectoryJail(base).new_domain_path(70123)
-    parent, gid = os.path.split(path)
-    assert gid == '70123'
-    assert os.path.dirname(parent) == base
-    assert os.path.basename(parent) in '0123456789abcdef'
+def test_new_domain_paths(base):
+    paths = DirectoryJail(base).new_domain_paths(70123)
+    assert sorted(os.path.basename(os.path.dirname(p)) for p in paths) \
+        == list('0123456789abcdef')
+    for path in paths:
+        parent, gid = os.path.split(path)
+        assert gid == '70123'
+        assert os.path.dirname(parent) == base
 
 
 @needs_root
-def test_remove_tree(jail_setup, base):
+def test_move_out_and_remove_tree(jail_setup, base):
     jail, outside = jail_setup
     home = base + '/a/70000/70001'
     os.makedirs(home + '/Maildir/cur')
@@ -363,51 +364,37 @@ def test_remove_tree(jail_setup, base):
     # A symlink inside the tree is removed, never followed.
     os.symlink(outside, home + '/Maildir/evil')
     before_outside = tree(outside)
-    assert jail.remove_tree(home) is True
-    assert not os.path.lexists(home)
-    assert os.listdir(base + '/a/70000') == []       # no trash left over
-    assert tree(outside) == before_outside
-    assert jail.remove_tree(home) is False           # missing: not an error
-    assert jail.remove_tree(base + '/z/70000/70001') is False
-    assert jail.remove_tree(base + '/a') is True
-    assert os.listdir(base) == []
-
-
-@needs_root
-def test_remove_tree_failure_leaves_nothing_at_live_path(jail_setup, base,
-                                                         monkeypatch):
-    jail, _ = jail_setup
-    home = base + '/a/70000/70001'
-
-    def broken_rmtree(*args, **kwargs):
-        raise OSError(5, 'Input/output error')
-    monkeypatch.setattr(shutil, 'rmtree', broken_rmtree)
-    with pytest.raises(VMMError) as info:
-        jail.remove_tree(home)
-    assert info.value.code == errors.VMM_ERROR
-    assert not os.path.lexists(home)
-    leftovers = os.listdir(base + '/a/70000')
-    assert len(leftovers) == 1
-    assert leftovers[0].startswith(mailbox.TRASH_PREFIX)
-    assert leftovers[0] in info.value.msg
-
-
-@needs_root
-def test_stash_restore_purge(jail_setup, base):
-    jail, _ = jail_setup
-    home = base + '/a/70000/70001'
-    before = tree(base)
-    trash = jail.stash(home)
-    assert not os.path.lexists(home) and os.path.isdir(trash)
-    jail.restore(trash, home)
-    assert tree(base) == before
-    trash = jail.stash(home)
-    assert jail.purge(trash) is True
+    trash_fd = os.open(base + '/a', os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert jail.move_out(home, trash_fd, 'gone') is True
+        assert not os.path.lexists(home)
+        assert os.path.isfile(base + '/a/gone/Maildir/cur/1.mail')
+        remove_tree_at(trash_fd, 'gone')
+        remove_tree_at(trash_fd, 'gone')        # gone already: fine
+        assert jail.move_out(home, trash_fd, 'gone') is False
+    finally:
+        os.close(trash_fd)
+    assert sorted(os.listdir(base + '/a')) == ['70000']
     assert os.listdir(base + '/a/70000') == []
-    assert jail.stash(home) is None
-    with pytest.raises(VMMError):                      # only trash is purged
-        jail.purge(base + '/a/70000')
-    assert os.path.isdir(base + '/a/70000')
+    assert tree(outside) == before_outside
+
+
+@needs_root
+def test_move_into_place_makes_parents(jail_setup, base):
+    jail, _ = jail_setup
+    src_fd = os.open(base + '/a/70000', os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert jail.move(src_fd, '70001', base + '/9/8/70001',
+                         parents=True) is True
+        os.mkdir(base + '/a/70000/70001')
+        # An existing target is left alone, nothing is moved.
+        assert jail.move(src_fd, '70001', base + '/9/8/70001') is False
+    finally:
+        os.close(src_fd)
+    assert owner_mode(base + '/9') == (0, 0, 0o711)
+    assert owner_mode(base + '/9/8') == (0, 0, 0o711)
+    assert owner_mode(base + '/9/8/70001')[:2] == (UID, GID)
+    assert os.path.isdir(base + '/a/70000/70001')
 
 
 # ---------------------------------------------------------------------------

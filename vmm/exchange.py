@@ -359,7 +359,7 @@ def import_file(handler, path, dry_run=False):
     """Import the JSON document or CSV file *path*; return the counts."""
     text = read_import_file(path)
     if not dry_run:
-        handler._require_root()
+        handler.require_root()
     handler.jail.real_base          # 56 when misc.base_directory is missing
     if text.lstrip().startswith(('{', '[')):
         document = _parse_json(text)
@@ -565,10 +565,16 @@ def _check_directory(handler, value, where):
         raise InvalidImport(where, _('expected an absolute, normalised '
                                      'path of at most %d characters')
                             % MAX_DIRECTORY)
+    from vmm.staging import STAGING
     with _at(where):
-        if not handler.jail._parts(value):
+        if value in (handler.jail.base_directory,
+                     os.path.join(handler.jail.base_directory, STAGING)) or \
+                value.startswith(os.path.join(handler.jail.base_directory,
+                                              STAGING, '')):
             raise InvalidImport(where, _('this is misc.base_directory '
-                                         'itself'))
+                                         'itself or vmm\'s staging area'))
+        # refuses a symbolic link anywhere along the path
+        handler.jail.check_directory(value)
     return value
 
 
@@ -790,7 +796,21 @@ def check_document(handler, document):
                                          'relay_domains')):
         plan.relays.append(_check_relay(
             handler, value, 'relay_domains[%d]' % index, plan))
+    _refuse_nested_directories(plan)
     return plan
+
+
+def _refuse_nested_directories(plan):
+    """No domain directory of the document inside another's: sorted by
+    their components, a directory is followed by those below it."""
+    ordered = sorted(plan.directories.seen, key=lambda p: p.split('/'))
+    for outer, inner in zip(ordered, ordered[1:]):
+        if inner.startswith(outer + '/'):
+            raise InvalidImport(plan.directories.seen[inner], _(
+                "the directory '%(inner)s' lies inside the directory "
+                "'%(outer)s' of %(other)s") % {
+                    'inner': inner, 'outer': outer,
+                    'other': plan.directories.seen[outer]})
 
 
 def _check_against_database(cur, plan):
@@ -818,6 +838,18 @@ def _check_against_database(cur, plan):
         'ANY(%%s)' % owner, plan.directories.seen, display_domain,
         _("the directory '%(key)s' is already the directory of the "
           "domain '%(owner)s'"))
+    cur.execute(
+        'SELECT s.path, n.domainname, d.domaindir '
+        'FROM unnest(%%s::text[]) s(path) JOIN %s '
+        "ON starts_with(s.path, d.domaindir || '/') "
+        "OR starts_with(d.domaindir, s.path || '/')" % owner,
+        (list(plan.directories.seen),))
+    for path, name, directory in cur.fetchall():
+        raise InvalidImport(plan.directories.seen[path], _(
+            "the directory '%(path)s' and '%(directory)s', the directory of "
+            "the domain '%(owner)s', lie one inside the other")
+            % {'path': path, 'directory': directory,
+               'owner': display_domain(name)})
     _refuse_existing_keys(
         cur, "SELECT u.uid, u.local_part || '@' || n.domainname FROM users u "
         'JOIN domain_name n ON n.gid = u.gid AND n.is_primary '
@@ -968,8 +1000,7 @@ def _import_json(handler, document, dry_run):
     if not dry_run:
         _advance_sequence(cur, 'domain_gid', 'domain_data', 'gid')
         _advance_sequence(cur, 'users_uid', 'users', 'uid')
-        handler._after_commit.append(
-            lambda: _make_directories(handler, plan))
+        _stage_directories(handler, plan)
     return counts
 
 
@@ -1012,45 +1043,46 @@ def _loop_starts(cur, starts):
     return [start for start in starts if start not in final]
 
 
-def _make_directories(handler, plan):
-    """After the commit: create what is missing of the domain directories
-    and mailboxes, as domainadd and useradd would; leave what exists."""
-    from vmm import mailbox
+def _stage_directories(handler, plan):
+    """Prepare what is missing of the domain directories and homes, as
+    domainadd and useradd do (in place once the import has committed);
+    what exists is left alone, so that a mail tree copied along keeps
+    working.  An existing home without its mailbox gets one after the
+    commit, as far as that works."""
     cfg = handler.config
-    jail = handler.jail
-    problems = []
-
-    def attempt(action):
-        try:
-            action()
-        except (VMMError, OSError) as err:
-            problems.append(str(err))
-            return False
-        return True
-
+    missing = []
     for domain in plan.domains:
-        if not os.path.lexists(domain.directory) and not attempt(
-                lambda: jail.make_domain_directory(
-                    domain.directory, domain.gid,
-                    cfg['domain.directory_mode'])):
-            continue
+        with _located(domain.where):
+            if not os.path.lexists(domain.directory):
+                handler.staging.build_domain(domain.directory, domain.gid,
+                                             cfg['domain.directory_mode'])
         for account in domain.accounts:
             home = '%s/%d' % (domain.directory, account.uid)
             fmt, root = account.mailbox
-
-            def create(home=home, account=account, fmt=fmt, root=root):
+            address = '%s@%s' % (account.localpart, domain.name)
+            with _located(account.where):
                 if not os.path.lexists(home):
-                    jail.make_home(home, account.uid, domain.gid,
-                                   cfg['account.directory_mode'])
-                elif os.path.lexists(os.path.join(home, root)):
-                    return
-                mailbox.create_mailbox(
-                    home, account.uid, domain.gid,
-                    cfg['account.directory_mode'], fmt, root,
-                    cfg['mailbox.folders'], cfg['mailbox.subscribe'],
-                    '%s@%s' % (account.localpart, domain.name),
-                    doveadm=cfg['bin.doveadm'])
-            attempt(create)
+                    handler.stage_home(home, account.uid, domain.gid, fmt,
+                                       root, address)
+                elif not os.path.lexists(os.path.join(home, root)):
+                    missing.append((home, account.uid, domain.gid, fmt, root,
+                                    address))
+    if missing:
+        handler.after_commit(lambda: _make_mailboxes(handler, missing))
+
+
+def _make_mailboxes(handler, missing):
+    from vmm import mailbox
+    cfg = handler.config
+    problems = []
+    for home, uid, gid, fmt, root, address in missing:
+        try:
+            mailbox.create_mailbox(
+                home, uid, gid, cfg['account.directory_mode'], fmt, root,
+                cfg['mailbox.folders'], cfg['mailbox.subscribe'], address,
+                doveadm=cfg['bin.doveadm'])
+        except (VMMError, OSError) as err:
+            problems.append(str(err))
     for problem in problems[:_WARNINGS_SHOWN]:
         handler.warnings.append(_('Imported, but: %s') % problem)
     if len(problems) > _WARNINGS_SHOWN:
@@ -1118,7 +1150,7 @@ def _import_csv(handler, text, dry_run):
                                      password, mid, name=name)
             handler.log(_('account %s added') % address, address)
             if not dry_run:
-                handler._create_mailbox(account)
+                handler.create_mailbox(account)
     counts = dict.fromkeys(COUNT_KEYS, 0)
     counts['accounts'] = len(plan)
     return counts

@@ -1,11 +1,12 @@
 """The handler: one per vmm run.
 
 It owns the configuration, the one database connection and its
-transaction, and the directory work that must follow that transaction:
-directories created for new rows are removed again if the transaction
-rolls back, directories of deleted rows are removed only after the commit.
-Every method is one subcommand's work; none prints — results are returned
-as plain data and warnings collected in ``warnings``.
+transaction, and the directory work that must follow that transaction
+(:mod:`vmm.staging`: new directories appear only once the transaction has
+committed, removed ones go only then, and whatever a killed run left is
+finished or undone when the next run connects).  Every method is one
+subcommand's work; none prints — results are returned as plain data and
+warnings collected in ``warnings``.
 """
 
 import contextlib
@@ -38,6 +39,7 @@ class Handler:
         self._on_rollback = []
         self._after_commit = []
         self._jail = None
+        self._staging = None
         self._postconf = {}
         self._mid = None
         # In a batch nothing may be asked for: there is no one to answer.
@@ -56,15 +58,17 @@ class Handler:
         conn = database.connect(self.config, self.read_write)
         cur = conn.cursor()
         if check_schema:
-            try:
-                version = schema.current_version(cur)
-            except VMMError:
-                version = None
+            version, removals_owed, standby = schema.current_state(cur)
             if version != schema.SCHEMA_VERSION:
                 conn.close()
                 raise errors.DatabaseError(
                     _('The database has no current vmm schema; run '
                       '`vmm dbupgrade`'))
+            # What a killed run left is decided by what the primary has
+            # committed; a standby may not have seen that yet.
+            if not standby and os.geteuid() == 0:
+                self.warnings.extend(
+                    self.staging.recover(conn, removals_owed))
         self._conn, self._cur = conn, cur
 
     @property
@@ -89,6 +93,7 @@ class Handler:
         keeping what came before (``batch --continue-on-error``)."""
         cur = self.cur
         marks = len(self._on_rollback), len(self._after_commit)
+        staged = self.staging.mark()
         cur.execute('SAVEPOINT vmm_command')
         try:
             yield
@@ -99,21 +104,35 @@ class Handler:
             del self._after_commit[marks[1]:]
             self._changes.clear()
             self._objects.clear()
+            self.staging.undo(staged)
             for action in reversed(undo):
                 action()
             raise
         cur.execute('RELEASE SAVEPOINT vmm_command')
 
     def commit(self):
+        """Commit, then do the directory work that follows (signals wait
+        until it is done: the change has been made, the run succeeds)."""
+        from vmm.staging import step
         if self._conn is None:
             return
         if self._changes:
             self._write_log()
-        self._conn.commit()
-        self._on_rollback.clear()
-        actions, self._after_commit = self._after_commit, []
-        for action in actions:
-            action()
+        with _signals_deferred():
+            step()
+            try:
+                self._conn.commit()
+            except BaseException:
+                if self._conn.closed and self._staging:
+                    self._staging.abandon()
+                raise
+            step()
+            self._on_rollback.clear()
+            if self._staging:
+                self.warnings.extend(self._staging.finish(self._conn))
+            actions, self._after_commit = self._after_commit, []
+            for action in actions:
+                action()
 
     def rollback(self):
         if self._conn is not None:
@@ -121,6 +140,8 @@ class Handler:
                 self._conn.rollback()
             except Exception:  # the connection may be gone; nothing to undo
                 pass
+        if self._staging:
+            self._staging.rollback()
         actions, self._on_rollback = self._on_rollback, []
         for action in reversed(actions):
             action()
@@ -128,9 +149,20 @@ class Handler:
         self._changes.clear()
 
     def close(self):
+        if self._staging:
+            self._staging.close()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def on_rollback(self, action):
+        """Run *action* if this run's transaction (or the batch line's
+        savepoint) is rolled back."""
+        self._on_rollback.append(action)
+
+    def after_commit(self, action):
+        """Run *action* once this run's transaction has committed."""
+        self._after_commit.append(action)
 
     def _write_log(self):
         import pwd
@@ -151,27 +183,20 @@ class Handler:
     @property
     def jail(self):
         if self._jail is None:
-            from vmm.mailbox import DirectoryJail
+            from vmm.jail import DirectoryJail
             self._jail = DirectoryJail(self.config['misc.base_directory'])
         return self._jail
 
-    def _require_root(self):
-        from vmm.mailbox import require_root
+    @property
+    def staging(self):
+        if self._staging is None:
+            from vmm.staging import Staging
+            self._staging = Staging(self.jail)
+        return self._staging
+
+    def require_root(self):
+        from vmm.jail import require_root
         require_root()
-
-    def _create_later_removed_on_rollback(self, path, create):
-        create()
-        self._on_rollback.append(lambda: self.jail.remove_tree(path))
-
-    def _remove_after_commit(self, path):
-        """Move the directory aside now (a failure stops the command before
-        anything is committed), delete it after the commit, put it back
-        on rollback."""
-        trash = self.jail.stash(path)
-        if trash is None:
-            return
-        self._on_rollback.append(lambda: self.jail.restore(trash, path))
-        self._after_commit.append(lambda: self.jail.purge(trash))
 
     # -- helpers -----------------------------------------------------------
 
@@ -244,13 +269,13 @@ class Handler:
         """Create a domain and its directory; *postmaster* is the password
         for postmaster@ when domain.auto_postmaster is on."""
         cfg = self.config
-        self._require_root()
+        self.require_root()
         name = DomainName(name)
         note = check_text(note, _('note'), multiline=True)
         transport = Transport(transport) if transport else \
             cfg['domain.transport']
         domain = Domain.create(
-            self.cur, name, self.jail.new_domain_path, transport,
+            self.cur, name, self._new_domain_directory, transport,
             QuotaLimit(cfg['domain.quota_bytes'],
                        cfg['domain.quota_messages']),
             ServiceSet(cfg['domain.smtp'], cfg['domain.pop3'],
@@ -258,20 +283,24 @@ class Handler:
             (cfg['domain.max_accounts'], cfg['domain.max_aliases'],
              cfg['domain.max_alias_domains']), note)
         self.log(_('domain %s added') % name, name)
-        hash_directory = os.path.dirname(domain.directory)
-        if not os.path.lexists(hash_directory):
-            # made along with the domain's: gone again on rollback too
-            self._on_rollback.append(
-                lambda: _remove_empty_directory(hash_directory))
-        self._create_later_removed_on_rollback(
-            domain.directory, lambda: self.jail.make_domain_directory(
-                domain.directory, domain.gid,
-                cfg['domain.directory_mode']))
+        self.staging.build_domain(domain.directory, domain.gid,
+                                  cfg['domain.directory_mode'])
         for localpart, destination in cfg['domain.default_aliases']:
             self.alias_add('%s@%s' % (localpart, name), [destination])
         if cfg['domain.auto_postmaster'] and postmaster is not None:
             self.user_add('postmaster@%s' % name, postmaster)
         return domain
+
+    def _new_domain_directory(self, gid):
+        """``base/<random hex digit>/<gid>``, where it nests with no other
+        domain's directory (an imported one may lie anywhere)."""
+        from vmm.models.domain import directory_conflict
+        for path in self.jail.new_domain_paths(gid):
+            if directory_conflict(self.cur, path) is None:
+                return path
+        raise VMMError(_('Every possible directory for the new domain lies '
+                         'inside or above the directory of another domain'),
+                       errors.VMM_ERROR)
 
     def domain_delete(self, name, delete_directory=None, force=None):
         cfg = self.config
@@ -280,7 +309,7 @@ class Handler:
         if delete_directory is None:
             delete_directory = cfg['domain.delete_directory']
         if delete_directory:
-            self._require_root()
+            self.require_root()
         counts = domain.counts()
         if not force and (counts['accounts'] or counts['aliases'] or
                           counts['relocated'] or counts['catchall']):
@@ -293,7 +322,7 @@ class Handler:
         domain.delete()
         self.log(_('domain %s deleted') % domain.name, domain.name)
         if delete_directory:
-            self._remove_after_commit(domain.directory)
+            self.staging.remove(self.cur, domain.directory)
         return domain
 
     def domain_info(self, name):
@@ -427,7 +456,7 @@ class Handler:
     def user_add(self, text, password, note=None, name=None):
         """Create the account and its mailbox; *password* is plain text."""
         cfg = self.config
-        self._require_root()
+        self.require_root()
         note = check_text(note, _('note'), multiline=True)
         name = check_text(name, _('name'), max_length=MAX_NAME_LENGTH)
         address, domain = self._primary_address(text)
@@ -437,7 +466,7 @@ class Handler:
                                  password_hash, self._maillocation_id(),
                                  name=name, note=note)
         self.log(_('account %s added') % address, address)
-        self._create_mailbox(account)
+        self.create_mailbox(account)
         return account
 
     def _maillocation_id(self):
@@ -450,35 +479,34 @@ class Handler:
                 self.config['mailbox.root'])
         return self._mid
 
-    def _create_mailbox(self, account):
+    def create_mailbox(self, account):
         """The home and mailbox of *account*, in its mail location."""
-        from vmm import mailbox
         cfg = self.config
-        home = account.home
-        mode = cfg['account.directory_mode']
         if account.mid == self._maillocation_id():
             fmt, root = cfg['mailbox.format'], cfg['mailbox.root']
         else:
             fmt, root = account.mail_location
+        self.stage_home(account.home, account.uid, account.domain.gid, fmt,
+                        root, account.address)
 
-        def create():
-            self.jail.make_home(home, account.uid, account.domain.gid, mode)
-            mailbox.create_mailbox(
-                home, account.uid, account.domain.gid, mode, fmt, root,
-                cfg['mailbox.folders'], cfg['mailbox.subscribe'],
-                account.address, doveadm=cfg['bin.doveadm'])
-        if not os.path.isdir(account.domain.directory):
-            raise VMMError(_("The domain directory '%s' does not exist")
-                           % account.domain.directory,
-                           errors.NO_SUCH_DIRECTORY)
-        self._create_later_removed_on_rollback(home, create)
+    def stage_home(self, home, uid, gid, fmt, root, address):
+        """Prepare a new account's home with its mailbox; it appears at
+        *home* once the transaction has committed."""
+        from vmm import mailbox
+        cfg = self.config
+        mode = cfg['account.directory_mode']
+        self.staging.build_home(
+            home, uid, gid, mode, lambda path: mailbox.create_mailbox(
+                path, uid, gid, mode, fmt, root, cfg['mailbox.folders'],
+                cfg['mailbox.subscribe'], address,
+                doveadm=cfg['bin.doveadm']))
 
     def user_delete(self, text, delete_directory=None, force=False):
         account = self.account(text)
         if delete_directory is None:
             delete_directory = self.config['account.delete_directory']
         if delete_directory:
-            self._require_root()
+            self.require_root()
         pointing = account.aliases_pointing_here()
         if pointing and not force:
             raise VMMError(_("There are %(count)d aliases or catch-all "
@@ -492,7 +520,7 @@ class Handler:
         account.delete()
         self.log(_('account %s deleted') % account.address, account.address)
         if delete_directory:
-            self._remove_after_commit(account.home)
+            self.staging.remove(self.cur, account.home)
         return account
 
     def user_info(self, text):
@@ -731,11 +759,19 @@ class Handler:
         return loops.starts_for_alias(self.cur, domain.gid, localpart)
 
 
-def _remove_empty_directory(path):
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT, SIGTERM and SIGHUP back; one that came meanwhile is
+    dropped, as what it would have stopped is done."""
+    import signal
+    signals = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     try:
-        os.rmdir(path)
-    except OSError:  # not empty (another domain's meanwhile) or gone
-        pass
+        yield
+    finally:
+        while signal.sigtimedwait(signals, 0) is not None:
+            pass
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _format_services(services):

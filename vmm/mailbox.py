@@ -1,18 +1,15 @@
 """Mail directories on disk: domain directories, homes and mailboxes.
 
 Everything here is called by the handler layer; failures raise
-:class:`~vmm.errors.VMMError` with the exit code of SPEC §8 and nothing
+:class:`~vmm.errors.VMMError` with the exit code vmm(1) lists and nothing
 is printed.
 
-Layout and decisions (SPEC §4 "Domains", "Accounts")
-----------------------------------------------------
+Layout
+------
 
 ``misc.base_directory/<hex digit>/<gid>``
     The domain directory, owned ``root:<gid>`` with ``domain.directory_mode``.
-    The one-hex-digit parent is created on demand owned ``root:root`` with
-    mode ``0o711`` (:data:`HASH_DIRECTORY_MODE`): every account's Dovecot
-    process (each domain has its own GID) can traverse it, nobody but root
-    can list or change it.
+    The one-hex-digit parent is made by :mod:`vmm.jail`.
 
 ``<domain directory>/<uid>``
     The account's home, owned ``uid:gid`` with ``account.directory_mode``.
@@ -41,35 +38,24 @@ Layout and decisions (SPEC §4 "Domains", "Accounts")
     ``mailboxes/Lists/Dovecot`` hierarchy that Dovecot reads as nested with
     whatever separator the server itself uses.
 
-Directory safety: :class:`DirectoryJail` never creates or removes anything
-outside the real path of ``misc.base_directory``; it walks every path
-component with ``O_NOFOLLOW`` directory descriptors, so a symbolic link
-anywhere along the way is refused instead of followed.
+Where directories may be made at all is :mod:`vmm.jail`'s business, and
+when (so that a killed run leaves nothing half-done) :mod:`vmm.staging`'s.
 """
 
 import os
-import stat
 
 from vmm.errors import (MAILLOCATION_INIT, NO_SUCH_BINARY, NO_SUCH_DIRECTORY,
                         NOT_EXECUTABLE, VMM_ERROR, VMMError)
 from vmm.i18n import _
+from vmm.jail import DIR_FLAGS, check_id, check_mode, require_root
 
-__all__ = ('FORMATS', 'HASH_DIRECTORY_MODE', 'DirectoryJail',
-           'check_folder_name', 'create_mailbox', 'disk_usage', 'imap_utf7_decode',
-           'imap_utf7_encode', 'parse_folders', 'require_root')
+__all__ = ('FORMATS', 'check_folder_name', 'create_mailbox', 'disk_usage',
+           'imap_utf7_decode', 'imap_utf7_encode', 'parse_folders')
 
 #: The mailbox formats vmm can create.
 FORMATS = ('maildir', 'sdbox', 'mdbox')
 
-#: Mode of the ``<hex digit>`` directories between base and domain directory.
-HASH_DIRECTORY_MODE = 0o711
-
-#: Prefix of the sibling a directory is renamed to before it is removed.
-TRASH_PREFIX = '.vmm-trash-'
-
 _NAME_MAX = 255
-_DIR_FLAGS = (os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-              | getattr(os, 'O_CLOEXEC', 0))
 _MAILDIR_SUBDIRS = ('cur', 'new', 'tmp')
 
 
@@ -217,348 +203,6 @@ def imap_utf7_decode(text):
 
 
 # ---------------------------------------------------------------------------
-# Privileges and directory safety
-# ---------------------------------------------------------------------------
-
-def require_root():
-    """Raise VMMError (67) unless running with effective UID 0."""
-    if os.geteuid() != 0:
-        raise VMMError(_('vmm must be run as root to create or delete mail '
-                         'directories.'), VMM_ERROR)
-
-
-def _check_mode(mode):
-    if isinstance(mode, bool) or not isinstance(mode, int) \
-            or not 0 <= mode <= 0o7777:
-        raise VMMError(_('Invalid directory mode: %r') % (mode,), VMM_ERROR)
-    return mode
-
-
-def _check_id(number):
-    if isinstance(number, bool) or not isinstance(number, int) \
-            or number < 0:
-        raise VMMError(_('Invalid user or group ID: %r') % (number,),
-                       VMM_ERROR)
-    return number
-
-
-def close_fd(fd):
-    """Close *fd* if there is one, ignoring errors (cleanup paths)."""
-    if fd is not None:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
-def lstat_at(name, dir_fd):
-    """lstat *name* in *dir_fd*; None when it does not exist."""
-    try:
-        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-
-
-class DirectoryJail:
-    """Creates and removes directories only inside ``misc.base_directory``.
-
-    A path is accepted when it is absolute, has no ``..`` component and
-    lies below the configured base directory or below its real path (the
-    base itself may be reached through a symbolic link).  Below the base,
-    every component is opened with ``O_NOFOLLOW``: an existing symbolic
-    link anywhere along the way is refused, never followed.  Refusals are
-    VMMError 67; a missing base directory is VMMError 56.
-    """
-
-    def __init__(self, base_directory):
-        if not isinstance(base_directory, str) or '\0' in base_directory \
-                or not os.path.isabs(base_directory):
-            raise VMMError(_('The base directory must be an absolute path: '
-                             '%r') % (base_directory,), VMM_ERROR)
-        self.base_directory = os.path.normpath(base_directory)
-
-    def __repr__(self):
-        return 'DirectoryJail(%r)' % self.base_directory
-
-    # -- path handling --------------------------------------------------
-
-    @property
-    def real_base(self):
-        """The real path of the base directory; VMMError 56 if missing."""
-        real = os.path.realpath(self.base_directory)
-        if not os.path.isdir(real):
-            raise VMMError(_('The base directory %s does not exist.')
-                           % self.base_directory, NO_SUCH_DIRECTORY)
-        return real
-
-    def new_domain_path(self, gid):
-        """``base/<random hex digit>/<gid>`` for a new domain."""
-        import secrets
-        return os.path.join(self.base_directory,
-                            secrets.choice('0123456789abcdef'),
-                            str(_check_id(gid)))
-
-    def _refuse(self, path, why):
-        raise VMMError(_('Refusing to touch %(path)s: %(reason)s')
-                       % {'path': path, 'reason': why}, VMM_ERROR)
-
-    def _parts(self, path):
-        """The components of *path* below the real base (may be empty)."""
-        if not isinstance(path, str) or '\0' in path:
-            self._refuse(repr(path), _('not a valid path'))
-        if not os.path.isabs(path):
-            self._refuse(path, _('not an absolute path'))
-        if '..' in path.split('/'):
-            self._refuse(path, _("a path must not contain '..'"))
-        norm = os.path.normpath(path)
-        real = self.real_base
-        for prefix in (self.base_directory, real):
-            if norm == prefix:
-                return ()
-            if os.path.commonpath((prefix, norm)) == prefix:
-                rel = os.path.relpath(norm, prefix)
-                return tuple(rel.split('/'))
-        self._refuse(path, _('it is outside the base directory %s')
-                     % self.base_directory)
-
-    def _at(self, parts, index):
-        """The path of component *index* of *parts*, for messages."""
-        return os.path.join(self.base_directory, *parts[:index + 1])
-
-    def _open_parts(self, path, parts):
-        """A descriptor of the directory *parts* below the base.
-
-        Returns None when a component does not exist; refuses symbolic
-        links and non-directories.
-        """
-        fd = os.open(self.real_base, _DIR_FLAGS & ~os.O_NOFOLLOW)
-        try:
-            for index, part in enumerate(parts):
-                st = lstat_at(part, fd)
-                if st is None:
-                    close_fd(fd)
-                    return None
-                if stat.S_ISLNK(st.st_mode):
-                    self._refuse(path, _('%s is a symbolic link')
-                                 % self._at(parts, index))
-                if not stat.S_ISDIR(st.st_mode):
-                    self._refuse(path, _('%s is not a directory')
-                                 % self._at(parts, index))
-                try:
-                    new = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                except OSError as err:
-                    self._refuse(path, err.strerror)
-                os.close(fd)
-                fd = new
-        except BaseException:
-            close_fd(fd)
-            raise
-        return fd
-
-    # -- creation ---------------------------------------------------------
-
-    def _make(self, path, uid, gid, mode, parents):
-        require_root()
-        _check_mode(mode)
-        _check_id(uid)
-        _check_id(gid)
-        parts = self._parts(path)
-        if not parts:
-            self._refuse(path, _('it is the base directory itself'))
-        created = []          # (dir_fd, name), newest last, for rollback
-        fds = []
-        try:
-            fd = os.open(self.real_base, _DIR_FLAGS & ~os.O_NOFOLLOW)
-            fds.append(fd)
-            for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                made = False
-                st = lstat_at(part, fd)
-                if st is not None:
-                    if stat.S_ISLNK(st.st_mode):
-                        self._refuse(path, _('%s is a symbolic link')
-                                     % self._at(parts, index))
-                    if last:
-                        raise VMMError(_('The directory %s already exists.')
-                                       % path, VMM_ERROR)
-                    if not stat.S_ISDIR(st.st_mode):
-                        self._refuse(path, _('%s is not a directory')
-                                     % self._at(parts, index))
-                else:
-                    if not last and not parents:
-                        raise VMMError(
-                            _('The directory %s does not exist.')
-                            % os.path.dirname(os.path.normpath(path)),
-                            NO_SUCH_DIRECTORY)
-                    try:
-                        os.mkdir(part, 0o700, dir_fd=fd)
-                    except FileExistsError:
-                        raise VMMError(_('The directory %s already exists.')
-                                       % path, VMM_ERROR) from None
-                    created.append((fd, part))
-                    made = True
-                new = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                fds.append(new)
-                if made:
-                    if last:
-                        os.fchown(new, uid, gid)
-                        os.fchmod(new, mode)
-                    else:
-                        os.fchown(new, 0, 0)
-                        os.fchmod(new, HASH_DIRECTORY_MODE)
-                fd = new
-        except OSError as err:
-            self._rollback(created)
-            raise VMMError(_('Cannot create the directory %(path)s: '
-                             '%(reason)s') % {'path': path,
-                                              'reason': err.strerror},
-                           VMM_ERROR) from None
-        except BaseException:
-            self._rollback(created)
-            raise
-        finally:
-            for fd in fds:
-                close_fd(fd)
-        return path
-
-    @staticmethod
-    def _rollback(created):
-        for dir_fd, name in reversed(created):
-            try:
-                os.rmdir(name, dir_fd=dir_fd)
-            except OSError:
-                pass
-
-    def make_domain_directory(self, path, gid, mode):
-        """Create the domain directory *path*, owned root:*gid*, *mode*.
-
-        Missing directories between the base and *path* (the hex digit) are
-        made root:root with :data:`HASH_DIRECTORY_MODE`.  An existing *path*
-        is an error (67).  Returns *path*.
-        """
-        return self._make(path, 0, gid, mode, parents=True)
-
-    def make_home(self, path, uid, gid, mode):
-        """Create the account home *path*, owned *uid*:*gid*, *mode*.
-
-        Its parent (the domain directory) must exist (else 56); an existing
-        *path* is an error (67).  Returns *path*.
-        """
-        return self._make(path, uid, gid, mode, parents=False)
-
-    # -- removal ----------------------------------------------------------
-
-    def _split_for_removal(self, path):
-        parts = self._parts(path)
-        if not parts:
-            self._refuse(path, _('it is the base directory itself'))
-        return parts[:-1], parts[-1]
-
-    def stash(self, path):
-        """Move the directory *path* aside to a sibling trash name.
-
-        Returns the trash path (for :meth:`restore` or :meth:`purge`), or
-        None when *path* does not exist.  After this the live path is gone
-        at once; nothing half-removed can remain there.
-        """
-        import secrets
-
-        require_root()
-        parents, name = self._split_for_removal(path)
-        pfd = self._open_parts(path, parents)
-        if pfd is None:
-            return None
-        try:
-            st = lstat_at(name, pfd)
-            if st is None:
-                return None
-            if stat.S_ISLNK(st.st_mode):
-                self._refuse(path, _('%s is a symbolic link') % path)
-            if not stat.S_ISDIR(st.st_mode):
-                self._refuse(path, _('%s is not a directory') % path)
-            trash = '%s%d-%s' % (TRASH_PREFIX, os.getpid(),
-                                 secrets.token_hex(8))
-            try:
-                os.rename(name, trash, src_dir_fd=pfd, dst_dir_fd=pfd)
-            except OSError as err:
-                raise VMMError(_('Cannot remove the directory %(path)s: '
-                                 '%(reason)s') % {'path': path,
-                                                  'reason': err.strerror},
-                               VMM_ERROR) from None
-        finally:
-            close_fd(pfd)
-        return os.path.join(os.path.dirname(os.path.normpath(path)), trash)
-
-    def restore(self, trash, path):
-        """Move a :meth:`stash`-ed directory back to *path*."""
-        require_root()
-        tparents, tname = self._split_for_removal(trash)
-        parents, name = self._split_for_removal(path)
-        if tparents != parents or not tname.startswith(TRASH_PREFIX):
-            self._refuse(trash, _('not a trash directory of %s') % path)
-        pfd = self._open_parts(path, parents)
-        if pfd is None:
-            raise VMMError(_('The directory %s does not exist.')
-                           % os.path.dirname(path), NO_SUCH_DIRECTORY)
-        try:
-            if lstat_at(name, pfd) is not None:
-                raise VMMError(_('The directory %s already exists.') % path,
-                               VMM_ERROR)
-            os.rename(tname, name, src_dir_fd=pfd, dst_dir_fd=pfd)
-        except OSError as err:
-            raise VMMError(_('Cannot restore the directory %(path)s: '
-                             '%(reason)s') % {'path': path,
-                                              'reason': err.strerror},
-                           VMM_ERROR) from None
-        finally:
-            close_fd(pfd)
-
-    def purge(self, trash):
-        """Remove a :meth:`stash`-ed directory tree for good."""
-        import shutil
-
-        if trash is None:
-            return False
-        require_root()
-        parents, name = self._split_for_removal(trash)
-        if not name.startswith(TRASH_PREFIX):
-            self._refuse(trash, _('not a trash directory'))
-        pfd = self._open_parts(trash, parents)
-        if pfd is None:
-            return False
-        try:
-            st = lstat_at(name, pfd)
-            if st is None:
-                return False
-            if not stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                self._refuse(trash, _('%s is not a directory') % trash)
-            # The fd-based rmtree never follows symbolic links in the tree.
-            shutil.rmtree(name, dir_fd=pfd)
-        except OSError as err:
-            raise VMMError(_('Cannot remove the directory %(path)s '
-                             'completely: %(reason)s') % {
-                                 'path': trash,
-                                 'reason': err.strerror or str(err)},
-                           VMM_ERROR) from None
-        finally:
-            close_fd(pfd)
-        return True
-
-    def remove_tree(self, path):
-        """Remove the directory *path* with everything in it.
-
-        Refuses (67) the base itself, anything outside it and symbolic
-        links; a missing *path* returns False, a removed one True.  The tree
-        is first renamed to a sibling trash name, then deleted, so a failure
-        half-way never leaves a half-removed tree at *path*.
-        """
-        trash = self.stash(path)
-        if trash is None:
-            return False
-        return self.purge(trash)
-
-
-# ---------------------------------------------------------------------------
 # Mailboxes
 # ---------------------------------------------------------------------------
 
@@ -591,7 +235,7 @@ def _folder_list(folders):
 def _mkdir_owned(name, dir_fd, uid, gid, mode):
     """mkdir *name* in *dir_fd*, chown/chmod it; return its descriptor."""
     os.mkdir(name, 0o700, dir_fd=dir_fd)
-    fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
     try:
         os.fchown(fd, uid, gid)
         os.fchmod(fd, mode)
@@ -725,9 +369,9 @@ def create_mailbox(home, uid, gid, mode, fmt, root, folders, subscribe, user,
             or '/' in root or '\0' in root:
         raise VMMError(_('Invalid mailbox root directory: %r') % (root,),
                        MAILLOCATION_INIT)
-    _check_mode(mode)
-    _check_id(uid)
-    _check_id(gid)
+    check_mode(mode)
+    check_id(uid)
+    check_id(gid)
     folders = _folder_list(folders)
     if not isinstance(home, str) or not os.path.isabs(home):
         raise VMMError(_('The home directory must be an absolute path: %r')
@@ -736,7 +380,7 @@ def create_mailbox(home, uid, gid, mode, fmt, root, folders, subscribe, user,
         _check_binary(doveadm)
     require_root()
     try:
-        home_fd = os.open(home, _DIR_FLAGS)
+        home_fd = os.open(home, DIR_FLAGS)
     except FileNotFoundError:
         raise VMMError(_('The directory %s does not exist.') % home,
                        NO_SUCH_DIRECTORY) from None

@@ -57,16 +57,18 @@ def installed_version(cur):
     return None
 
 
-def current_version(cur):
-    """This project's schema version in one query (every command asks);
-    None when there is none — the transaction is then aborted, and the
-    caller gives up on the connection."""
+def current_state(cur):
+    """(schema version, whether directory removals are owed, whether the
+    server is a standby) in the one query every command makes; (None,
+    False, False) when there is no schema: the transaction is then
+    aborted, and the caller gives up on the connection."""
     import psycopg2.errors
     try:
-        cur.execute('SELECT max(version) FROM vmm_schema')
+        cur.execute('SELECT max(version), EXISTS (SELECT 1 FROM '
+                    'directory_removal), pg_is_in_recovery() FROM vmm_schema')
     except psycopg2.errors.UndefinedTable:
-        return None
-    return cur.fetchone()[0]
+        return None, False, False
+    return cur.fetchone()
 
 
 def upgrade(cur):

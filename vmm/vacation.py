@@ -76,7 +76,7 @@ import weakref
 from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
-from vmm.mailbox import close_fd, lstat_at
+from vmm.jail import close_fd, lstat_at
 
 __all__ = ('DEFAULT_DAYS', 'MAX_BODY_BYTES', 'MAX_DAYS', 'MAX_SUBJECT',
            'SCRIPT_NAME', 'Previous', 'Settings', 'check_body',
@@ -620,8 +620,8 @@ class _Plan:
         self.steps.append(('unlink', dir_fd, name))
 
     def register(self):
-        self.handler._on_rollback.append(self.rollback)
-        self.handler._after_commit.append(self.commit)
+        self.handler.on_rollback(self.rollback)
+        self.handler.after_commit(self.commit)
         _PENDING.setdefault(self.handler, {})[self.home.uid] = self
 
     def _forget(self):
@@ -846,7 +846,7 @@ def read_settings(cur, uid):
 def vacation_on(handler, text, subject, body, date_from=None,
                 date_until=None, days=None):
     """Switch the vacation of the account *text* on (or change it)."""
-    from vmm.mailbox import require_root
+    from vmm.jail import require_root
     settings = Settings(True, check_subject(subject), check_body(body),
                         date_from, date_until, check_days(days))
     check_dates(date_from, date_until)
@@ -875,7 +875,7 @@ def vacation_off(handler, text):
     """Switch the vacation of the account *text* off; the row is kept
     (inactive) for --show.  Returns (account, Previous restored or None,
     whether it was on)."""
-    from vmm.mailbox import require_root
+    from vmm.jail import require_root
     require_root()
     account = _lock_account(handler, text)
     settings = read_settings(handler.cur, account.uid)

@@ -360,3 +360,17 @@ class RelayDomain:
         self._cur.execute('DELETE FROM relay_domain WHERE domainname = %s',
                           (self.name,))
 
+
+def directory_conflict(cur, path, gid=None):
+    """(name, directory) of a domain other than *gid* whose directory is
+    *path*, lies above it or below it; None when there is none.  Domain
+    directories never nest, so that removing one never reaches another
+    domain's mail, nor an account's home another account's."""
+    cur.execute(
+        'SELECT n.domainname, d.domaindir FROM domain_data d '
+        'JOIN domain_name n ON n.gid = d.gid AND n.is_primary '
+        'WHERE d.gid IS DISTINCT FROM %(gid)s AND (d.domaindir = %(path)s '
+        "OR starts_with(%(path)s, d.domaindir || '/') "
+        "OR starts_with(d.domaindir, %(path)s || '/')) LIMIT 1",
+        {'path': path, 'gid': gid})
+    return cur.fetchone()
