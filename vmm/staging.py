@@ -86,34 +86,41 @@ class Staging:
     def root(self):
         return os.path.join(self.jail.base_directory, STAGING)
 
-    def _open_root(self, create):
-        if self._root_fd is None:
-            base_fd = os.open(self.jail.real_base, DIR_FLAGS & ~os.O_NOFOLLOW)
-            try:
-                if create:
+    def _lock_root(self, flags):
+        """The staging area's descriptor, made if missing and locked with
+        *flags*; BlockingIOError with LOCK_NB when another run holds it.
+        An idle run removes the empty area (under LOCK_EX): a descriptor
+        of a removed one is opened anew."""
+        while True:
+            if self._root_fd is None:
+                base_fd = os.open(self.jail.real_base,
+                                  DIR_FLAGS & ~os.O_NOFOLLOW)
+                try:
                     with contextlib.suppress(FileExistsError):
                         os.mkdir(STAGING, 0o700, dir_fd=base_fd)
-                try:
                     self._root_fd = os.open(STAGING, DIR_FLAGS,
                                             dir_fd=base_fd)
-                except FileNotFoundError:
-                    return None
                 except OSError as err:
                     raise VMMError(_('Cannot use %(path)s: %(reason)s')
                                    % {'path': self.root,
                                       'reason': err.strerror},
                                    VMM_ERROR) from None
-            finally:
-                os.close(base_fd)
-        return self._root_fd
+                finally:
+                    os.close(base_fd)
+            fcntl.flock(self._root_fd, flags)
+            if os.fstat(self._root_fd).st_nlink:
+                return self._root_fd
+            fcntl.flock(self._root_fd, fcntl.LOCK_UN)
+            close_fd(self._root_fd)
+            self._root_fd = None
 
     @contextlib.contextmanager
     def _exclusive(self, wait=True):
         """Hold the staging area for recovery or placing; yields False
         (without waiting) when another run holds it and *wait* is false."""
-        fd = self._open_root(create=True)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fd = self._lock_root(fcntl.LOCK_EX
+                                 | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return
@@ -128,11 +135,10 @@ class Staging:
         """This run's staging directory, made and locked on first use."""
         if self._run_fd is None:
             import secrets
-            root = self._open_root(create=True)
             # Shared: no recovery may look at the new directory before
             # it is locked.
-            if not self._exclusive_held:
-                fcntl.flock(root, fcntl.LOCK_SH)
+            root = self._root_fd if self._exclusive_held else \
+                self._lock_root(fcntl.LOCK_SH)
             try:
                 name = '%s%d-%s' % (_RUN_PREFIX, os.getpid(),
                                     secrets.token_hex(6))
@@ -151,14 +157,23 @@ class Staging:
 
     def close(self):
         """Let go of this run's directory: removed when empty, else left
-        (unlocked) for the next run's recovery."""
+        (unlocked) for the next run's recovery; so is the staging area
+        when no other run uses it."""
         if self._run_fd is not None:
             with contextlib.suppress(OSError):
                 os.rmdir(self._run_name, dir_fd=self._root_fd)
             close_fd(self._run_fd)
             self._run_fd = self._run_name = None
-        close_fd(self._root_fd)
-        self._root_fd = None
+        if self._root_fd is not None:
+            try:
+                fcntl.flock(self._root_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass
+            else:
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(self.jail.real_base, STAGING))
+            close_fd(self._root_fd)
+            self._root_fd = None
         self._builds.clear()
         self._domains.clear()
         self._removals.clear()
@@ -297,7 +312,27 @@ class Staging:
             warnings.append(_('%s; the next vmm run tries again') % err.msg)
             return False
         step()
+        self._remove_empty_parents(cur, path)
         return True
+
+    def _remove_empty_parents(self, cur, path):
+        """The hex-digit directory a removed domain directory leaves empty
+        goes too (placing, which makes it again, waits for the staging
+        lock held here)."""
+        base = os.path.normpath(self.jail.base_directory)
+        parent = os.path.dirname(os.path.normpath(path))
+        while parent != base and parent.startswith(base + '/') \
+                and not owned(cur, parent):
+            pfd, name = self.jail.open_parent(parent)
+            try:
+                if pfd is None:
+                    return
+                os.rmdir(name, dir_fd=pfd)
+            except OSError:     # not empty
+                return
+            finally:
+                close_fd(pfd)
+            parent = os.path.dirname(parent)
 
     @staticmethod
     def _forget_removals(cur, tokens):

@@ -103,6 +103,7 @@ def run(argv):
         return complete(argv[1:])
     from vmm.cli import output
     output.setup_streams()
+    _stop_like_ctrl_c()
     # Known before parsing, so that even a usage error comes as JSON.
     output.set_json('--json' in argv[:argv.index('--')]
                     if '--' in argv else '--json' in argv)
@@ -117,6 +118,18 @@ def run(argv):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     return code
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_like_ctrl_c():
+    """SIGTERM and SIGHUP end a run as Ctrl-C does: rolled back, one line,
+    exit 3."""
+    import signal
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
 
 
 def _run(argv, output):
