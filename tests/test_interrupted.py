@@ -355,3 +355,31 @@ def test_domainadd_avoids_an_imported_hex_directory(vmm, db, mail_base,
             'USING (gid) WHERE n.domainname = %s', ('new%d.example' % n,))
         assert directory.startswith(str(mail_base) + '/f/')
     assert_consistent(db, mail_base)
+
+
+def interrupted_check(vmm):
+    result = vmm('check', '--json')
+    checks = {c['name']: c for c in json.loads(result.out)['checks']}
+    return checks['interrupted_runs']
+
+
+def test_check_reports_what_a_killed_run_left(vmm, config_file, db,
+                                              mail_base, domain):
+    assert interrupted_check(vmm)['status'] == 'ok'
+    assert_ok(vmm('ua', 'jane@example.org', '-p', 'secret'))
+    for command, left in ((('ua', 'joe@example.org', '-p', 'x'),
+                           '1 interrupted runs left staged directories and '
+                           '0 directory removals'),
+                          (('ud', 'jane@example.org', '--delete-directory'),
+                           '0 interrupted runs left staged directories and '
+                           '1 directory removals')):
+        # killed at its second step: staged but not committed, or
+        # committed but not removed
+        assert run(config_file, *command, crash_at=2)[0] == -signal.SIGKILL
+        for _ in range(2):          # check only reports, changes nothing
+            check = interrupted_check(vmm)
+            assert check['status'] == 'warning'
+            assert left in check['detail']
+        next_run(config_file)
+        assert interrupted_check(vmm)['status'] == 'ok'
+        assert_consistent(db, mail_base)

@@ -366,6 +366,7 @@ class Checker:
         try:
             self.check_database()
             self.check_base_directory()
+            self.check_interrupted_work()
             self.check_postfix()
             self.check_dovecot()
             self.check_roles()
@@ -496,6 +497,32 @@ class Checker:
         else:
             self.add(OK, name, _("'%(dir)s' exists, owner root, mode "
                                  '%(mode)04o') % {'dir': path, 'mode': mode})
+
+    def check_interrupted_work(self):
+        """Directory work of runs that were killed: every vmm run as root
+        finishes it first, so anything here is waiting for one."""
+        from vmm.staging import dead_runs
+        name = 'interrupted_runs'
+        runs = dead_runs(self.config['misc.base_directory'])
+        removals = 0
+        if self.db_ok:
+            removals = self._query(name, lambda: self._scalar(
+                'SELECT count(*) FROM directory_removal'))
+            if removals is None:
+                return
+        if runs or removals:
+            self.add(WARNING, name, _(
+                '%(runs)d interrupted runs left staged directories and '
+                '%(removals)d directory removals are owed: the next vmm '
+                'command run as root finishes them')
+                % {'runs': runs, 'removals': removals})
+        else:
+            self.add(OK, name, _('no directory work of an interrupted run '
+                                 'is waiting'))
+
+    def _scalar(self, sql):
+        self.cur.execute(sql)
+        return self.cur.fetchone()[0]
 
     # -- Postfix -------------------------------------------------------------
 

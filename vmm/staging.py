@@ -430,3 +430,26 @@ def _wanted(cur, entries):
                 homes[uids[uid][1]] = os.path.join(directory, str(uid))
     return domains, homes
 
+
+def dead_runs(base_directory):
+    """How many runs that died left their staging directory behind (for
+    ``vmm check``; it needs root to look)."""
+    root = os.path.join(base_directory, STAGING)
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(_RUN_PREFIX)]
+    except OSError:
+        return 0
+    dead = 0
+    for name in names:
+        try:
+            fd = os.open(os.path.join(root, name), DIR_FLAGS)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            dead += 1
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
+    return dead
