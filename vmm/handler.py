@@ -67,8 +67,12 @@ class Handler:
             # What a killed run left is decided by what the primary has
             # committed; a standby may not have seen that yet.
             if not standby and os.geteuid() == 0:
-                self.warnings.extend(
-                    self.staging.recover(conn, removals_owed))
+                try:
+                    self.warnings.extend(
+                        self.staging.recover(conn, removals_owed))
+                except (VMMError, OSError) as err:
+                    # the run's own work may not need what failed here
+                    self.warnings.append(str(err))
         self._conn, self._cur = conn, cur
 
     @property
@@ -119,6 +123,8 @@ class Handler:
         if self._changes:
             self._write_log()
         with _signals_deferred():
+            if self._staging:
+                self._staging.prepare_commit()
             step()
             try:
                 self._conn.commit()

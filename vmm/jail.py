@@ -292,11 +292,13 @@ class DirectoryJail:
             close_fd(pfd)
         return True
 
-    def move(self, src_fd, src_name, path, parents=False):
+    def move(self, src_fd, src_name, path, parents=False, synced=None):
         """Rename *src_name* of the directory *src_fd* to *path*, atomically,
-        and make the rename durable (fsync of both directories).  With
-        *parents*, missing directories above *path* are created first.
-        False when *path* exists already (nothing is moved)."""
+        and make the rename durable (fsync of both directories; with a set
+        *synced*, the caller fsyncs once for many moves: the parent's path
+        is added to it instead).  With *parents*, missing directories above
+        *path* are created first.  False when *path* exists already
+        (nothing is moved)."""
         pfd, name = self.open_parent(path, create=parents)
         if pfd is None:
             raise VMMError(_('The directory %s does not exist.')
@@ -306,8 +308,11 @@ class DirectoryJail:
             if lstat_at(name, pfd) is not None:
                 return False
             os.rename(src_name, name, src_dir_fd=src_fd, dst_dir_fd=pfd)
-            os.fsync(pfd)
-            os.fsync(src_fd)
+            if synced is None:
+                os.fsync(pfd)
+                os.fsync(src_fd)
+            else:
+                synced.add(os.path.dirname(os.path.normpath(path)))
         except OSError as err:
             raise VMMError(_('Cannot move %(source)s to %(path)s: %(reason)s')
                            % {'source': src_name, 'path': path,
@@ -315,6 +320,15 @@ class DirectoryJail:
         finally:
             close_fd(pfd)
         return True
+
+    def fsync_directory(self, path):
+        """Make the entries of the directory *path* durable."""
+        fd = self._open_parts(path, self._parts(path))
+        if fd is not None:
+            try:
+                os.fsync(fd)
+            finally:
+                close_fd(fd)
 
     def move_out(self, path, dst_fd, dst_name):
         """Rename the directory *path* to *dst_name* in *dst_fd* (a

@@ -265,6 +265,14 @@ class Staging:
 
     # -- after the commit --------------------------------------------------
 
+    def prepare_commit(self):
+        """Before the commit: the staged directories are on disk for good,
+        so that a committed account never lacks its mailbox, even after a
+        power loss (a journaling file system writes the directories made
+        before in the same commit of its journal)."""
+        if self._builds:
+            os.fsync(self._run_fd)
+
     def finish(self, conn):
         """Put the staged directories into place and do the recorded
         removals; returns warnings (what failed is left for the next run,
@@ -274,9 +282,17 @@ class Staging:
             self.close()
             return warnings
         with self._exclusive():
+            synced = set()
             for relative, target in self._builds:
                 if target is not None:
-                    self._place(relative, target, warnings)
+                    self._place(relative, target, warnings, synced)
+            try:
+                for directory in sorted(synced):
+                    self.jail.fsync_directory(directory)
+                if synced:
+                    os.fsync(self._run_fd)
+            except (OSError, VMMError) as err:
+                warnings.append(str(err))
             if self._removals:
                 cur = conn.cursor()
                 done = [token for token, path in self._removals
@@ -286,10 +302,10 @@ class Staging:
         self.close()
         return warnings
 
-    def _place(self, relative, target, warnings):
+    def _place(self, relative, target, warnings, synced):
         try:
             if not self.jail.move(self._run_fd, relative, target,
-                                  parents=True):
+                                  parents=True, synced=synced):
                 warnings.append(_('%s existed already and was left as it '
                                   'is') % target)
                 remove_tree_at(self._run_fd, relative)

@@ -90,6 +90,7 @@ def _find_subcommand(argv):
 
 def main(argv=None):
     """Entry point of the ``vmm`` script; returns the exit status."""
+    _stop_like_ctrl_c()
     if argv is None:
         argv = sys.argv[1:]
         code = run(argv)
@@ -103,7 +104,6 @@ def run(argv):
         return complete(argv[1:])
     from vmm.cli import output
     output.setup_streams()
-    _stop_like_ctrl_c()
     # Known before parsing, so that even a usage error comes as JSON.
     output.set_json('--json' in argv[:argv.index('--')]
                     if '--' in argv else '--json' in argv)
