@@ -368,11 +368,11 @@ def test_check_reports_what_a_killed_run_left(vmm, config_file, db,
     assert interrupted_check(vmm)['status'] == 'ok'
     assert_ok(vmm('ua', 'jane@example.org', '-p', 'secret'))
     for command, left in ((('ua', 'joe@example.org', '-p', 'x'),
-                           '1 interrupted runs left staged directories and '
-                           '0 directory removals'),
+                           'runs with staged directories: 1, directory '
+                           'removals owed: 0'),
                           (('ud', 'jane@example.org', '--delete-directory'),
-                           '0 interrupted runs left staged directories and '
-                           '1 directory removals')):
+                           'runs with staged directories: 0, directory '
+                           'removals owed: 1')):
         # killed at its second step: staged but not committed, or
         # committed but not removed
         assert run(config_file, *command, crash_at=2)[0] == -signal.SIGKILL

@@ -512,9 +512,9 @@ class Checker:
                 return
         if runs or removals:
             self.add(WARNING, name, _(
-                '%(runs)d interrupted runs left staged directories and '
-                '%(removals)d directory removals are owed: the next vmm '
-                'command run as root finishes them')
+                'work of interrupted runs is waiting (runs with staged '
+                'directories: %(runs)d, directory removals owed: '
+                '%(removals)d): the next vmm command run as root finishes it')
                 % {'runs': runs, 'removals': removals})
         else:
             self.add(OK, name, _('no directory work of an interrupted run '
