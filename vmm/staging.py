@@ -371,9 +371,11 @@ class Staging:
             runs = [name for name in os.listdir(self.root)
                     if name.startswith(_RUN_PREFIX)]
         except (FileNotFoundError, NotADirectoryError):
+            if not removals_owed:
+                return []
             runs = []
-        if not runs and not removals_owed:
-            return []
+        # (an empty staging area, which a run stopped at the wrong
+        # moment may leave, goes when this run closes it)
         warnings = []
         with self._exclusive(wait=False) as mine:
             if not mine:        # another run is at it right now
