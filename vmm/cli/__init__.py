@@ -90,12 +90,14 @@ def _find_subcommand(argv):
 
 def main(argv=None):
     """Entry point of the ``vmm`` script; returns the exit status."""
-    _stop_like_ctrl_c()
+    previous = _stop_like_ctrl_c()
+    try:
+        code = run(sys.argv[1:] if argv is None else argv)
+    finally:
+        _restore_signals(previous)
     if argv is None:
-        argv = sys.argv[1:]
-        code = run(argv)
         sys.exit(code)
-    return run(argv)
+    return code
 
 
 def run(argv):
@@ -103,12 +105,18 @@ def run(argv):
         from vmm.completion import main as complete
         return complete(argv[1:])
     from vmm.cli import output
-    output.setup_streams()
-    # Known before parsing, so that even a usage error comes as JSON.
-    output.set_json('--json' in argv[:argv.index('--')]
-                    if '--' in argv else '--json' in argv)
     try:
+        output.setup_streams()
+        # Known before parsing, so that even a usage error comes as JSON.
+        output.set_json('--json' in argv[:argv.index('--')]
+                        if '--' in argv else '--json' in argv)
         code = _run(argv, output)
+    except KeyboardInterrupt:       # before the command began
+        output.error(_('interrupted'), errors.INTERRUPTED)
+        code = errors.INTERRUPTED
+    # The command is over: a signal now would only cut its output short.
+    _ignore_signals()
+    try:
         output.finish()
     except BrokenPipeError:
         # The reader went away (| head): not an error of ours.  Point
@@ -120,16 +128,37 @@ def run(argv):
     return code
 
 
+_SIGNALS = ('SIGINT', 'SIGTERM', 'SIGHUP')
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _ignored(signum, frame):
+    pass
+
+
 def _stop_like_ctrl_c():
     """SIGTERM and SIGHUP end a run as Ctrl-C does: rolled back, one line,
-    exit 3."""
+    exit 3.  Returns the handlers they had."""
     import signal
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
+    return {name: signal.signal(getattr(signal, name), _interrupt)
+            for name in _SIGNALS}
+
+
+def _ignore_signals():
+    # A Python function, not SIG_IGN: programs started later (doveadm)
+    # must not inherit an ignored SIGTERM.
+    import signal
+    for name in _SIGNALS:
+        signal.signal(getattr(signal, name), _ignored)
+
+
+def _restore_signals(previous):
+    import signal
+    for name, handler in previous.items():
+        signal.signal(getattr(signal, name), handler)
 
 
 def _run(argv, output):
