@@ -181,6 +181,40 @@ def test_unknown_and_relocated_users_refused_at_rcpt(vmm, db, mail):
     assert servers.maildir_messages(maildir(db, 'a@example.org')) == []
 
 
+def test_relocated_user_in_catchall_domain_refused_at_rcpt(vmm, db, mail):
+    """With a catch-all, a relocated user is still refused at RCPT TO with
+    the new address, under the primary and every alias domain, instead of
+    being accepted and bounced to the (possibly forged) sender."""
+    ok(vmm('da', 'example.org'))
+    ok(vmm('ada', 'example.net', 'example.org'))
+    ok(vmm('ada', 'example.info', 'example.org'))
+    ok(vmm('ua', 'catch@example.org', '-p', 'secret'))
+    ok(vmm('ua', 'a@example.org', '-p', 'secret'))
+    ok(vmm('caa', 'example.org', 'catch@example.org'))
+    ok(vmm('ra', 'old@example.org', 'new@elsewhere.test'))
+
+    rcpt = mail.postfix.rcpt_check
+    for address in ('old@example.org', 'old@example.net',
+                    'OLD@example.info'):
+        code, reply = rcpt(mail.postfix.stranger(), address)
+        assert code == 550 and '5.1.6' in reply \
+            and 'new@elsewhere.test' in reply, (address, reply)
+    for address in ('nobody@example.org', 'nobody@example.info',
+                    'a@example.net'):
+        code, reply = rcpt(mail.postfix.stranger(), address)
+        assert code == 250, (address, reply)
+
+    status = deliver(mail, ['nobody@example.net', 'a@example.org'],
+                     'unknown and account')
+    assert sorted((s['to'], s['status']) for s in status) == [
+        ('a@example.org', 'sent'), ('catch@example.org', 'sent')], status
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        mail.postfix.smtp_send(mail.postfix.stranger(), 'old@example.net')
+    assert subjects(maildir(db, 'catch@example.org')) == [
+        'unknown and account']
+    assert mail.postfix.queue() == []
+
+
 # -- logins ----------------------------------------------------------------
 
 
