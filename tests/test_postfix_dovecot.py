@@ -291,6 +291,67 @@ def test_smtp_auth_refused_when_smtp_disabled(vmm, db, mail):
     assert mail.postfix.can_login('a@example.org', 'secret')
 
 
+SERVICES = ('imap', 'pop3', 'submission', 'managesieve', 'smtp', 'sieve')
+
+
+def auth_answers(mail, user, password):
+    """`doveadm auth test` for each of SERVICES and without -x service=
+    (None); auth_test raises on anything but success or refusal, such as
+    the temporary failure an SQL error gives."""
+    return {service: mail.dovecot.auth_test(user, password, service)
+            for service in SERVICES + (None,)}
+
+
+def test_doveadm_auth_test_for_every_service_name(vmm, db, mail):
+    ok(vmm('da', 'example.org'))
+    ok(vmm('ua', 'all@example.org', '-p', 'secret'))
+    ok(vmm('ua', 'nosmtp@example.org', '-p', 'secret'))
+    ok(vmm('us', 'nosmtp@example.org', '-d', 'smtp'))
+    ok(vmm('ua', 'noimap@example.org', '-p', 'secret'))
+    ok(vmm('us', 'noimap@example.org', '-d', 'imap', 'sieve'))
+
+    assert auth_answers(mail, 'all@example.org', 'secret') == dict.fromkeys(
+        SERVICES + (None,), True)
+    assert auth_answers(mail, 'nosmtp@example.org', 'secret') == {
+        'imap': True, 'pop3': True, 'submission': False,
+        'managesieve': True, 'smtp': False, 'sieve': True, None: True}
+    assert auth_answers(mail, 'noimap@example.org', 'secret') == {
+        'imap': False, 'pop3': True, 'submission': True,
+        'managesieve': False, 'smtp': True, 'sieve': False, None: True}
+    # A wrong password is refused everywhere, doveadm's own name included;
+    # a service the query does not know is refused, not an SQL error.
+    assert auth_answers(mail, 'all@example.org', 'wrong') == dict.fromkeys(
+        SERVICES + (None,), False)
+    for service in ('ftp', 'lmtp', "x'y"):
+        assert not mail.dovecot.auth_test('all@example.org', 'secret',
+                                          service), service
+
+
+def test_smtp_auth_and_submission_follow_the_smtp_flag(vmm, db, mail):
+    """Postfix's SMTP AUTH (through Dovecot's auth socket) and a login to
+    Dovecot's submission service both obey the account's smtp service."""
+    ok(vmm('da', 'example.org'))
+    ok(vmm('ada', 'example.net', 'example.org'))
+    ok(vmm('ua', 'a@example.org', '-p', 'secret'))
+    assert os.path.exists(mail.postfix.auth_socket)
+    for user in ('a@example.org', 'a@example.net'):
+        assert mail.postfix.can_login(user, 'secret'), user
+        assert mail.dovecot.can_login('submission', user, 'secret'), user
+    assert not mail.dovecot.can_login('submission', 'a@example.org', 'wrong')
+
+    ok(vmm('us', 'a@example.org', '-d', 'smtp'))
+    assert not mail.postfix.can_login('a@example.org', 'secret')
+    assert not mail.dovecot.can_login('submission', 'a@example.org',
+                                      'secret')
+    assert mail.dovecot.can_login('imap', 'a@example.org', 'secret')
+
+    ok(vmm('us', 'a@example.org', '-r'))
+    ok(vmm('ds', 'example.org', '-d', 'imap'))
+    assert mail.postfix.can_login('a@example.org', 'secret')
+    assert mail.dovecot.can_login('submission', 'a@example.org', 'secret')
+    assert not mail.dovecot.can_login('imap', 'a@example.org', 'secret')
+
+
 # -- quota -----------------------------------------------------------------
 
 
