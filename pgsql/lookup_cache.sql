@@ -72,8 +72,11 @@ CREATE INDEX lookup_address_address ON lookup_address USING hash (address)
 CREATE INDEX users_own_transport ON users (gid) WHERE tid IS NOT NULL;
 
 -- Alias destinations under every name; local_part '' holds the catch-all
--- destinations, and where a domain has a catch-all its accounts and
--- relocated users map to themselves ('%n@%d'), so that they win over it.
+-- destinations, and where a domain has a catch-all its accounts map to
+-- themselves ('%n@%d'), so that they win over it.  A relocated user has no
+-- row: Postfix accepts at RCPT TO whatever the alias map answers, and would
+-- then bounce the mail to a possibly forged sender; with no answer it
+-- refuses the recipient with relocated_maps' new address.
 -- target is the destination with its placeholders filled in for this
 -- row's name, so a lookup only reads it; in a catch-all row the queried
 -- local part is still to come, marked by E'\x01' (the lookup replaces it).
@@ -160,8 +163,7 @@ CREATE VIEW vmm_lookup_alias_rows AS
       FROM catchall c JOIN domain_name n ON n.gid = c.gid
     UNION ALL
     SELECT n.domainname, x.local_part, '%n@%d', x.gid, TRUE
-      FROM (SELECT gid, local_part FROM users
-            UNION SELECT gid, address FROM relocated) x
+      FROM users x
       JOIN domain_name n ON n.gid = x.gid
      WHERE EXISTS (SELECT 1 FROM catchall c WHERE c.gid = x.gid);
 

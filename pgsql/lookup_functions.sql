@@ -20,8 +20,10 @@ CREATE OR REPLACE VIEW postfix_gid AS
     SELECT gid, domainname FROM domain_name;
 
 -- The alias's destinations with the placeholders filled; for an unknown
--- local part the catch-all destinations (accounts and relocated users of a
--- domain with a catch-all map to themselves, so they win).
+-- local part the catch-all destinations (accounts of a domain with a
+-- catch-all map to themselves, so they win).  A relocated user gets no
+-- answer, not the catch-all's, so that Postfix refuses it at RCPT TO with
+-- its new address (relocated_maps) instead of accepting and bouncing it.
 CREATE OR REPLACE FUNCTION postfix_virtual_alias_map(localpart varchar, the_domain varchar)
     RETURNS TABLE (recipient varchar, destination varchar)
 LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
@@ -38,7 +40,11 @@ BEGIN
         RETURN QUERY
             SELECT queried, replace(a.target, E'\x01', localpart)::varchar
               FROM lookup_alias a
-             WHERE a.address = '@' || the_domain AND a.local_part = '';
+             WHERE a.address = '@' || the_domain AND a.local_part = ''
+               AND NOT EXISTS (SELECT 1 FROM lookup_address x
+                                WHERE x.address = queried
+                                  AND x.local_part <> ''
+                                  AND x.relocated IS NOT NULL);
     END IF;
 END;
 $$;

@@ -760,7 +760,7 @@ class DovecotServer:
                  db_password='dovecot', lmtp_socket=None, auth_socket=None,
                  socket_user='postfix', shipped=SHIPPED_DOVECOT,
                  imap_port=None, pop3_port=None, sieve_port=None,
-                 extra_conf=''):
+                 submission_port=None, relay_port=None, extra_conf=''):
         self.directory = os.path.abspath(directory)
         self.config_file = os.path.join(self.directory, 'dovecot.conf')
         self.sql_file = os.path.join(self.directory, 'dovecot-sql.conf.ext')
@@ -781,6 +781,10 @@ class DovecotServer:
         self.imap_port = imap_port or free_port()
         self.pop3_port = pop3_port or free_port()
         self.sieve_port = sieve_port or free_port()
+        self.submission_port = submission_port or free_port()
+        # Dovecot's submission service hands mail on to this SMTP port
+        # (the private Postfix's).
+        self.relay_port = relay_port or free_port()
         self.extra_conf = extra_conf
         self.dovecot = _binary('dovecot')
         self.doveadm_bin = _binary('doveadm')
@@ -876,6 +880,15 @@ service managesieve-login {
     port = %(sieve_port)d
   }
 }
+protocols = $protocols submission
+submission_relay_host = 127.0.0.1
+submission_relay_port = %(relay_port)d
+service submission-login {
+  inet_listener submission {
+    address = 127.0.0.1
+    port = %(submission_port)d
+  }
+}
 service lmtp {
   unix_listener %(lmtp_socket)s {
     user = %(socket_user)s
@@ -910,7 +923,8 @@ service auth {
             proc = subprocess.run([self.dovecot, '-c', self.config_file],
                                   stdin=subprocess.DEVNULL, stdout=out,
                                   stderr=out, timeout=60)
-        ports = (self.imap_port, self.pop3_port, self.sieve_port)
+        ports = (self.imap_port, self.pop3_port, self.sieve_port,
+                 self.submission_port)
         if proc.returncode != 0 or not wait_for(
                 lambda: all(_port_open(p) for p in ports)
                 and os.path.exists(self.lmtp_socket), 20):
@@ -947,16 +961,20 @@ service auth {
         return proc
 
     def auth_test(self, user, password, service='imap'):
-        """Whether ``doveadm auth test`` accepts the login for *service*.
+        """Whether ``doveadm auth test`` accepts the login for *service*
+        (None: no ``-x service=``, so doveadm's own name "doveadm").
 
-        The service must be given: the shipped password_query filters on
-        it (WHERE %Ls), and doveadm's own service name "doveadm" is not a
-        column of dovecotpassword(), so a plain ``doveadm auth test``
-        fails with an SQL error (temp_fail, exit 75).
+        Anything but success or a plain refusal raises, such as a
+        temporary failure (exit 77 too, but "code=temp_fail" in the extra
+        fields: what an SQL error in password_query gives) or no answer
+        from the auth socket.
         """
-        proc = self.doveadm('auth', 'test', '-x', 'service=%s' % service,
-                            user, password, check=False)
-        if proc.returncode not in (0, 77):
+        extra = [] if service is None else ['-x', 'service=%s' % service]
+        proc = self.doveadm('auth', 'test', *extra, user, password,
+                            check=False)
+        answer = 'auth succeeded' if proc.returncode == 0 else 'auth failed'
+        if proc.returncode not in (0, 77) or answer not in proc.stdout \
+                or 'temp_fail' in proc.stdout:
             raise RuntimeError('doveadm auth test: exit %d: %s%s'
                                % (proc.returncode, proc.stdout, proc.stderr))
         return proc.returncode == 0
@@ -1028,12 +1046,29 @@ service auth {
             sock.sendall(b'LOGOUT\r\n')
             return ok
 
+    def submission_login(self, user, password, timeout=15):
+        """Whether Dovecot's submission service (SMTP AUTH PLAIN) accepts
+        the login."""
+        import smtplib
+        with smtplib.SMTP('127.0.0.1', self.submission_port,
+                          timeout=timeout,
+                          local_hostname='client.vmm-test.invalid') as conn:
+            conn.ehlo()
+            try:
+                conn.login(user, password)
+            except smtplib.SMTPAuthenticationError:
+                return False
+            return True
+
     def can_login(self, protocol, user, password):
-        """Whether *protocol* ('imap', 'pop3', 'sieve') accepts the login."""
+        """Whether *protocol* ('imap', 'pop3', 'sieve', 'submission')
+        accepts the login."""
         import imaplib
         import poplib
         if protocol == 'sieve':
             return self.managesieve_login(user, password)
+        if protocol == 'submission':
+            return self.submission_login(user, password)
         try:
             if protocol == 'imap':
                 self.imap_login(user, password).logout()
@@ -1070,7 +1105,7 @@ class MailServers:
         os.chmod(self.directory, 0o755)
         self.pg = pg
         self.dbname = dbname
-        smtp, imap, pop3, sieve = free_ports(4)
+        smtp, imap, pop3, sieve, submission = free_ports(5)
         self.postfix = PostfixServer(
             os.path.join(self.directory, 'postfix'), pg.port, dbname,
             db_password=postfix_password, port=smtp,
@@ -1081,6 +1116,7 @@ class MailServers:
             lmtp_socket=self.postfix.lmtp_socket,
             auth_socket=self.postfix.auth_socket,
             imap_port=imap, pop3_port=pop3, sieve_port=sieve,
+            submission_port=submission, relay_port=smtp,
             extra_conf=dovecot_conf)
 
     def start(self):

@@ -15,6 +15,7 @@ import re
 import shutil
 import socket
 import stat
+import subprocess
 import time
 
 import pytest
@@ -216,7 +217,21 @@ def test_map_parameter_missing_from_main_cf(vmm, mail, data, state,
     detail = only_failure(result, checks, 'postfix:virtual_alias_maps')
     assert 'virtual_alias_maps' in detail
     assert str(postfix_copy / 'main.cf') in detail
+    assert 'proxy:pgsql:${config_directory}/pgsql-virtual_alias_maps.cf' \
+        in detail
     assert state(str(postfix_copy)) == before
+
+
+def test_uid_map_missing_hint_names_no_proxy(vmm, mail, data, state,
+                                            postfix_copy):
+    """main.cf.example reads virtual_uid_maps without proxy: (virtual(8)
+    asks it itself); the hint says the same."""
+    edit(postfix_copy / 'main.cf', r'^virtual_uid_maps\s*=.*\n', '')
+    result, checks, _doc = run_check(vmm, mail, str(postfix_copy))
+    detail = only_failure(result, checks, 'postfix:virtual_uid_maps')
+    assert 'proxy:' not in detail, detail
+    assert 'virtual_uid_maps = pgsql:${config_directory}/' \
+        'pgsql-virtual_uid_maps.cf' in detail, detail
 
 
 def test_map_file_pointing_at_a_wrong_database(vmm, mail, data, state,
@@ -252,7 +267,7 @@ def test_map_file_query_returning_the_wrong_column(vmm, mail, data, state,
 def test_password_query_without_service_filter(vmm, mail, data, state,
                                                dovecot_copy):
     conf, sql = dovecot_copy
-    edit(sql, r"\s*WHERE %Ls", '')
+    edit(sql, r"'%Ls'", "'imap'")
     before = state(str(sql.parent))
     result, checks, _doc = run_check(vmm, mail, None, str(conf),
                                      '--user', 'a@example.org',
@@ -271,6 +286,41 @@ def test_wrong_password_for_user(vmm, mail, data, state):
     assert 'a@example.org' in detail and 'wrong password' in detail
     assert checks['dovecot:user']['status'] == 'ok'
     assert state() == before
+
+
+def test_auth_socket_missing_is_not_a_wrong_password(vmm, mail, data, state,
+                                                     dovecot_copy, tmp_path):
+    """A Dovecot that does not run (no auth socket in its base_dir) is
+    reported as such, not as a refused password."""
+    conf, _sql = dovecot_copy
+    edit(conf, r'^base_dir = .*$', 'base_dir = %s' % (tmp_path / 'no-run'))
+    result, checks, _doc = run_check(vmm, mail, None, str(conf), '--user',
+                                     'a@example.org', '--password', 'secret')
+    detail = failures(checks)['dovecot:auth']
+    assert 'wrong password' not in detail, detail
+    assert 'auth socket' in detail and str(conf) in detail, detail
+    assert str(tmp_path / 'no-run') in detail, detail
+
+
+def test_base_directory_made_as_install_says(vmm, mail, data, mail_base):
+    """INSTALL's own command for the mail directory makes one that
+    `vmm check` passes."""
+    with open(os.path.join(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))), 'INSTALL')) as handle:
+        commands = re.findall(r'^\s*(install -d .*/srv/mail)\s*$',
+                              handle.read(), re.M)
+    assert len(commands) == 1, commands
+    base = mail_base / 'srv' / 'mail'
+    os.mkdir(base.parent, 0o755)
+    argv = commands[0].split()
+    assert argv[-1] == '/srv/mail'
+    subprocess.run(argv[:-1] + [str(base)], check=True)
+    result = vmm('configset', 'misc.base_directory', str(base))
+    assert result.code == 0, result
+    _result, checks, _doc = run_check(vmm, mail)
+    assert checks['base_directory']['status'] == 'ok', \
+        checks['base_directory']
+    assert os.stat(base).st_mode & 0o022 == 0
 
 
 def test_base_directory_writable_by_everyone(vmm, mail, data, state,

@@ -53,8 +53,11 @@ def test_catchall_loses_to_account_alias_and_relocated(data):
     # an account answers with itself, so Postfix delivers to it
     assert lookup('postfix_virtual_alias_map', 'bob', 'other.org') == \
         [('bob@other.org', 'bob@other.org')]
-    assert lookup('postfix_virtual_alias_map', 'moved', 'other.org') == \
-        [('moved@other.org', 'moved@other.org')]
+    # a relocated user gets no answer at all, not the catch-all's: Postfix
+    # then refuses it at RCPT TO with its new address (relocated_maps)
+    assert lookup('postfix_virtual_alias_map', 'moved', 'other.org') == []
+    assert lookup('postfix_relocated_map', 'moved', 'other.org') == \
+        [('moved@other.org', 'x@example.com')]
     assert lookup('postfix_virtual_alias_map', 'list', 'other.org') == \
         [('list@other.org', 'joe@example.org')]
 

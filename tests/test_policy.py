@@ -187,8 +187,36 @@ def test_loop_through_placeholder(loops, snapshot):
     assert 'info@' in result.err
     fails_cleanly(vmm, snapshot, 72, 'aa', 'info@other.example',
                   'info@example.org')
-    # an alias to itself through %n is no loop: Postfix stops there
-    assert_ok(vmm('aa', 'self@example.org', '%n@%d'))
+    # an alias to itself stops Postfix's expansion there, and the mail
+    # bounces: no account has the address
+    result = fails_cleanly(vmm, snapshot, 72, 'aa', 'self@example.org',
+                           '%n@%d')
+    assert 'self@example.org → self@example.org' in result.err
+
+
+def test_loop_back_through_its_own_alias_domain(loops, snapshot):
+    """r@example.org → r@example.net expands, under the alias domain, to
+    r@example.net itself: Postfix stops there and bounces the mail."""
+    vmm = loops
+    assert_ok(vmm('ada', 'example.net', 'example.org'))
+    check = Unchanged(vmm, snapshot)
+    for destination in ('r@example.net', '%n@example.net', 'R@Example.NET'):
+        result = check(72, 'aa', 'r@example.org', destination)
+        assert 'r@example.org → r@example.net → r@example.net' \
+            in result.err, result.err
+    # the same alias domain added afterwards closes the same loop
+    assert_ok(vmm('aa', 's@example.org', 's@example.com'))
+    assert_ok(vmm('ada', 'example.com', 'other.example'))
+    check = Unchanged(vmm, snapshot)
+    result = check(72, 'ads', 'example.com', 'example.org')
+    assert 's@example.com → s@example.com' in result.err
+    # a catch-all that sends unknown local parts to the alias domain
+    result = check(72, 'caa', 'example.org', '%n@example.net')
+    assert '@example.net → ' in result.err
+    # accounts map to themselves under a catch-all: that is delivery
+    assert_ok(vmm('caa', 'example.org', 'jane@example.net'))
+    assert_ok(vmm('aa', 'team@example.org', 'jane@example.net',
+                  '%n-list@other.example'))
 
 
 def test_loop_catchall_cycle(loops, snapshot):

@@ -181,6 +181,40 @@ def test_unknown_and_relocated_users_refused_at_rcpt(vmm, db, mail):
     assert servers.maildir_messages(maildir(db, 'a@example.org')) == []
 
 
+def test_relocated_user_in_catchall_domain_refused_at_rcpt(vmm, db, mail):
+    """With a catch-all, a relocated user is still refused at RCPT TO with
+    the new address, under the primary and every alias domain, instead of
+    being accepted and bounced to the (possibly forged) sender."""
+    ok(vmm('da', 'example.org'))
+    ok(vmm('ada', 'example.net', 'example.org'))
+    ok(vmm('ada', 'example.info', 'example.org'))
+    ok(vmm('ua', 'catch@example.org', '-p', 'secret'))
+    ok(vmm('ua', 'a@example.org', '-p', 'secret'))
+    ok(vmm('caa', 'example.org', 'catch@example.org'))
+    ok(vmm('ra', 'old@example.org', 'new@elsewhere.test'))
+
+    rcpt = mail.postfix.rcpt_check
+    for address in ('old@example.org', 'old@example.net',
+                    'OLD@example.info'):
+        code, reply = rcpt(mail.postfix.stranger(), address)
+        assert code == 550 and '5.1.6' in reply \
+            and 'new@elsewhere.test' in reply, (address, reply)
+    for address in ('nobody@example.org', 'nobody@example.info',
+                    'a@example.net'):
+        code, reply = rcpt(mail.postfix.stranger(), address)
+        assert code == 250, (address, reply)
+
+    status = deliver(mail, ['nobody@example.net', 'a@example.org'],
+                     'unknown and account')
+    assert sorted((s['to'], s['status']) for s in status) == [
+        ('a@example.org', 'sent'), ('catch@example.org', 'sent')], status
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        mail.postfix.smtp_send(mail.postfix.stranger(), 'old@example.net')
+    assert subjects(maildir(db, 'catch@example.org')) == [
+        'unknown and account']
+    assert mail.postfix.queue() == []
+
+
 # -- logins ----------------------------------------------------------------
 
 
@@ -255,6 +289,67 @@ def test_smtp_auth_refused_when_smtp_disabled(vmm, db, mail):
     assert not mail.postfix.can_login('a@example.org', 'secret')
     ok(vmm('us', 'a@example.org', '-e', 'smtp'))
     assert mail.postfix.can_login('a@example.org', 'secret')
+
+
+SERVICES = ('imap', 'pop3', 'submission', 'managesieve', 'smtp', 'sieve')
+
+
+def auth_answers(mail, user, password):
+    """`doveadm auth test` for each of SERVICES and without -x service=
+    (None); auth_test raises on anything but success or refusal, such as
+    the temporary failure an SQL error gives."""
+    return {service: mail.dovecot.auth_test(user, password, service)
+            for service in SERVICES + (None,)}
+
+
+def test_doveadm_auth_test_for_every_service_name(vmm, db, mail):
+    ok(vmm('da', 'example.org'))
+    ok(vmm('ua', 'all@example.org', '-p', 'secret'))
+    ok(vmm('ua', 'nosmtp@example.org', '-p', 'secret'))
+    ok(vmm('us', 'nosmtp@example.org', '-d', 'smtp'))
+    ok(vmm('ua', 'noimap@example.org', '-p', 'secret'))
+    ok(vmm('us', 'noimap@example.org', '-d', 'imap', 'sieve'))
+
+    assert auth_answers(mail, 'all@example.org', 'secret') == dict.fromkeys(
+        SERVICES + (None,), True)
+    assert auth_answers(mail, 'nosmtp@example.org', 'secret') == {
+        'imap': True, 'pop3': True, 'submission': False,
+        'managesieve': True, 'smtp': False, 'sieve': True, None: True}
+    assert auth_answers(mail, 'noimap@example.org', 'secret') == {
+        'imap': False, 'pop3': True, 'submission': True,
+        'managesieve': False, 'smtp': True, 'sieve': False, None: True}
+    # A wrong password is refused everywhere, doveadm's own name included;
+    # a service the query does not know is refused, not an SQL error.
+    assert auth_answers(mail, 'all@example.org', 'wrong') == dict.fromkeys(
+        SERVICES + (None,), False)
+    for service in ('ftp', 'lmtp', "x'y"):
+        assert not mail.dovecot.auth_test('all@example.org', 'secret',
+                                          service), service
+
+
+def test_smtp_auth_and_submission_follow_the_smtp_flag(vmm, db, mail):
+    """Postfix's SMTP AUTH (through Dovecot's auth socket) and a login to
+    Dovecot's submission service both obey the account's smtp service."""
+    ok(vmm('da', 'example.org'))
+    ok(vmm('ada', 'example.net', 'example.org'))
+    ok(vmm('ua', 'a@example.org', '-p', 'secret'))
+    assert os.path.exists(mail.postfix.auth_socket)
+    for user in ('a@example.org', 'a@example.net'):
+        assert mail.postfix.can_login(user, 'secret'), user
+        assert mail.dovecot.can_login('submission', user, 'secret'), user
+    assert not mail.dovecot.can_login('submission', 'a@example.org', 'wrong')
+
+    ok(vmm('us', 'a@example.org', '-d', 'smtp'))
+    assert not mail.postfix.can_login('a@example.org', 'secret')
+    assert not mail.dovecot.can_login('submission', 'a@example.org',
+                                      'secret')
+    assert mail.dovecot.can_login('imap', 'a@example.org', 'secret')
+
+    ok(vmm('us', 'a@example.org', '-r'))
+    ok(vmm('ds', 'example.org', '-d', 'imap'))
+    assert mail.postfix.can_login('a@example.org', 'secret')
+    assert mail.dovecot.can_login('submission', 'a@example.org', 'secret')
+    assert not mail.dovecot.can_login('imap', 'a@example.org', 'secret')
 
 
 # -- quota -----------------------------------------------------------------

@@ -445,7 +445,7 @@ class Checker:
         except FileNotFoundError:
             self.add(FAIL, name, _("'%(dir)s' (misc.base_directory) does not "
                                    'exist: create it with `install -d -m '
-                                   "0771 %(dir)s`") % {'dir': path})
+                                   "0711 %(dir)s`") % {'dir': path})
             return
         except OSError as err:
             self.add(FAIL, name, _("'%(dir)s' (misc.base_directory): "
@@ -607,12 +607,18 @@ class Checker:
                     self.add(WARNING, name, _('not set in %s; needed once vmm '
                                               'has relay domains') % main_cf)
                 else:
+                    # Postfix's virtual(8) reads the uid and gid maps
+                    # itself; main.cf.example names them without proxy:.
+                    table = 'pgsql:' if pmap.parameter in (
+                        'virtual_uid_maps', 'virtual_gid_maps') \
+                        else 'proxy:pgsql:'
                     self.add(FAIL, name,
                              _('%(param)s is not set in %(file)s: set it as '
                                'in main.cf.example (%(param)s = '
-                               'proxy:pgsql:${config_directory}/pgsql-'
+                               '%(table)s${config_directory}/pgsql-'
                                '%(param)s.cf)')
-                             % {'param': pmap.parameter, 'file': main_cf})
+                             % {'param': pmap.parameter, 'file': main_cf,
+                                'table': table})
                 continue
             files = pgsql_tables(value)
             if not files:
@@ -896,11 +902,24 @@ class Checker:
             out = run([doveadm, '-c', config_file, 'auth', 'test', '-x',
                        'service=' + service, address],
                       input=self.password + '\n')
+            # doveadm exits 77 for a refusal, a temporary failure and an
+            # auth socket it cannot reach alike; its output tells them apart.
             if out.ok:
                 self.add(OK, 'dovecot:auth',
                          _('`doveadm auth test` accepts %(user)s for '
                            '%(service)s') % {'user': address,
                                              'service': service})
+            elif 'auth-client' in out.stderr and 'connect(' in out.stderr:
+                self.add(FAIL, 'dovecot:auth',
+                         _("Dovecot's auth socket does not answer (%(error)s):"
+                           ' is Dovecot running with %(file)s?')
+                         % {'error': out.message(), 'file': config_file})
+            elif 'temp_fail' in out.stdout:
+                self.add(FAIL, 'dovecot:auth',
+                         _('Dovecot could not look %(user)s up (a temporary '
+                           'failure): can its passdb reach the database, and '
+                           'does password_query run? See the Dovecot log')
+                         % {'user': address})
             elif out.returncode == 77:
                 self.add(FAIL, 'dovecot:auth',
                          _('Dovecot refuses %(user)s for %(service)s: wrong '

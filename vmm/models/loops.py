@@ -25,19 +25,41 @@ PROBE = 'vmm-loop-probe-' + 'x' * 60
 BATCH = 10000
 
 
+class _Expansions(dict):
+    """address -> its alias-map destinations; *dead_ends* holds the
+    addresses that expand to themselves and can never be an account: an
+    alias (under any name of its domain) or the probe.  Postfix stops
+    expanding there and delivers to the address, which has no mailbox, so
+    the mail bounces.  (An unknown address that a catch-all sends to
+    itself may still become an account: a warning, not a loop.)"""
+
+    def __init__(self):
+        super().__init__()
+        self.dead_ends = set()
+
+
 def _fetch(cur, addresses, cache):
     """Expand *addresses* into *cache*, a batch per query."""
     for first in range(0, len(addresses), BATCH):
         batch = addresses[first:first + BATCH]
         pairs = [address.rpartition('@') for address in batch]
-        cur.execute('SELECT s.n, m.destination FROM unnest(%s::varchar[], '
-                    '%s::varchar[]) WITH ORDINALITY AS s(l, d, n), '
+        cur.execute("SELECT s.n, m.destination, CASE WHEN "
+                    "lower(m.destination) = lower(s.l || '@' || s.d) "
+                    'THEN NOT EXISTS (SELECT 1 FROM '
+                    'postfix_virtual_mailbox_map(s.l, s.d)) AND (s.l = %s '
+                    'OR EXISTS (SELECT 1 FROM lookup_alias a WHERE '
+                    "a.address = s.l || '@' || s.d AND a.local_part <> '')) "
+                    'ELSE FALSE END '
+                    'FROM unnest(%s::varchar[], %s::varchar[]) '
+                    'WITH ORDINALITY AS s(l, d, n), '
                     'LATERAL postfix_virtual_alias_map(s.l, s.d) m',
-                    ([p[0] for p in pairs], [p[2] for p in pairs]))
+                    (PROBE, [p[0] for p in pairs], [p[2] for p in pairs]))
         for address in batch:
             cache[address] = []
-        for number, destination in cur.fetchall():
+        for number, destination, dead_end in cur.fetchall():
             cache[batch[number - 1]].append(destination.lower())
+            if dead_end:
+                cache.dead_ends.add(batch[number - 1])
 
 
 def _prefetch(cur, starts, limit, cache):
@@ -80,6 +102,10 @@ def _depth_from(cur, start, limit, cache, depths):
                 (depths.get(c, 0) for c in cache[node] if c != node),
                 default=-1)
             continue
+        if child == node and node in cache.dead_ends:
+            path = [entry[0] for entry in stack]
+            raise VMMError(_('This change would make mail loop: %s')
+                           % _shown(path + [child]), errors.ALIAS_LOOP)
         if child == node or child in depths:
             continue  # Postfix does not expand an address into itself
         if child in on_path:
@@ -138,7 +164,7 @@ def _depth_to(address, sources, limit):
 
 def check(cur, starts, limit):
     """Refuse (72) if expanding any of *starts* loops or nests too deep."""
-    cache, depths, below = {}, {}, {}
+    cache, depths, below = _Expansions(), {}, {}
     _prefetch(cur, starts, limit, cache)
     for start in starts:
         below[start] = _depth_from(cur, start, limit, cache, depths)
