@@ -66,6 +66,7 @@ setup(
         'libpass>=1.9',
         'argon2-cffi>=21.0',
         'bcrypt>=4.0',
+        'configupdater>=3.1',
     ],
     extras_require={
         'test': ['pytest>=7', 'hypothesis>=6', 'Babel>=2.12', 'wheel'],

@@ -399,3 +399,15 @@ def test_dead_database_host_in_a_map_file_fails_quickly(vmm, mail, data,
     detail = only_failure(result, checks, 'postfix:relocated_maps')
     assert str(path) in detail and 'hosts' in detail
     assert elapsed < 10, elapsed
+
+
+def test_connect_lines_are_read_as_libpq_reads_them():
+    from vmm.check import parse_connect
+    assert parse_connect(r"host=/run/pg dbname=mailsys user=dovecot "
+                         r"password='it\'s a \\ secret'") == {
+        'host': '/run/pg', 'dbname': 'mailsys', 'user': 'dovecot',
+        'password': "it's a \\ secret"}
+    assert parse_connect("host = 'a b' port=5433") == {'host': 'a b',
+                                                       'port': '5433'}
+    assert parse_connect("host='unterminated") == {}
+    assert parse_connect(None) == {}

@@ -266,6 +266,22 @@ def test_configset_keeps_comments_backup_owner_and_mode(vmm, cfg):
     assert '[account]\nrandom_password = yes' in open(cfg).read()
 
 
+def test_configset_replaces_continuation_lines(vmm, cfg):
+    with open(cfg, 'a') as handle:
+        handle.write('default_aliases = abuse=postmaster@%d,\n'
+                     '    hostmaster=postmaster@%d\n'
+                     '# after the aliases\nquota_messages = 0\n')
+    assert len(Config.load(cfg)['domain.default_aliases']) == 2
+    result = vmm('--config', cfg, 'cs', 'domain.default_aliases',
+                 'abuse=jane@example.org', config=False)
+    assert result.code == 0, result.err
+    text = open(cfg).read()
+    assert 'hostmaster' not in text
+    assert '# after the aliases\nquota_messages = 0' in text
+    assert Config.load(cfg)['domain.default_aliases'] == (
+        ('abuse', 'jane@example.org'),)
+
+
 def test_configset_refuses_bad_value_and_changes_nothing(vmm, cfg):
     before = open(cfg).read()
     result = vmm('--config', cfg, 'cs', 'domain.quota_bytes', 'lots',

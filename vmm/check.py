@@ -158,10 +158,14 @@ def parse_dovecot_ext(text):
 
 
 def parse_connect(text):
-    """The key=value words of a libpq connection string."""
-    return {m.group(1): m.group(2).strip("'")
-            for m in re.finditer(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)",
-                                 text or '')}
+    """The key=value words of a libpq connection string, as libpq reads
+    them (quotes and backslash escapes); {} for one it cannot read."""
+    import psycopg2
+    from psycopg2.extensions import parse_dsn
+    try:
+        return parse_dsn(text or '')
+    except psycopg2.ProgrammingError:
+        return {}
 
 
 def parse_doveconf_sections(text, section):

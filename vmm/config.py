@@ -7,7 +7,6 @@ when the file is read, so a bad file fails before anything is changed.
 
 import configparser
 import os
-import re
 import stat
 
 from vmm import errors
@@ -320,10 +319,8 @@ class Config:
             parsed.append((section, option, text.strip(),
                            parse_value(section, option, text, self.path)))
         with open(self.path, encoding='utf-8') as handle:
-            lines = handle.read().splitlines()
-        for section, option, text, _value in parsed:
-            lines = _replace_option(lines, section, option, text)
-        self._write('\n'.join(lines) + '\n')
+            content = handle.read()
+        self._write(_edited(content, [change[:3] for change in parsed]))
         for section, option, text, value in parsed:
             if not self._parser.has_section(section):
                 self._parser.add_section(section)
@@ -351,32 +348,23 @@ class Config:
             raise
 
 
-_SECTION_RE = re.compile(r'^\s*\[([^]]+)\]')
-
-
-def _replace_option(lines, section, option, text):
-    """Set *option* in *section* of the file's *lines*, keeping the rest."""
-    option_re = re.compile(r'^\s*%s\s*[=:]' % re.escape(option), re.I)
-    current, section_end = None, None
-    for index, line in enumerate(lines):
-        match = _SECTION_RE.match(line)
-        if match:
-            if current == section:
-                break
-            current = match.group(1).strip()
-            if current == section:
-                section_end = index + 1
-            continue
-        if current == section:
-            if option_re.match(line):
-                lines[index] = '%s = %s' % (option, text)
-                return lines
-            if line.strip() and not line.lstrip().startswith(('#', ';')):
-                section_end = index + 1
-    if section_end is None:
-        return lines + ['', '[%s]' % section, '%s = %s' % (option, text)]
-    return lines[:section_end] + ['%s = %s' % (option, text)] + \
-        lines[section_end:]
+def _edited(content, changes):
+    """*content* with each (section, option, text) of *changes* set: the
+    option's lines (continuation lines too) replaced where it is, else
+    added to its section, which is added when missing; comments and
+    everything else stay as they are."""
+    from configupdater import ConfigUpdater
+    updater = ConfigUpdater()
+    updater.read_string(content)
+    for section, option, text in changes:
+        if not updater.has_section(section):
+            sections = updater.sections()
+            if sections:
+                updater[sections[-1]].add_after.space().section(section)
+            else:
+                updater.add_section(section)
+        updater[section][option] = text
+    return str(updater)
 
 
 def parse_value(section, option, text, path):
