@@ -335,3 +335,35 @@ def test_invalid_utf8_through_a_real_argv(world, case):
     result = vmm(*case[1:], subprocess=True)
     assert_error(result, case[0])
     assert snapshot() == state
+
+
+SECRET = 'Secret1'
+
+
+@pytest.mark.parametrize('args', [
+    ('ua', 's@example.org', '--pass', SECRET),
+    ('ua', 's@example.org', '--pass=' + SECRET),
+    ('ua', 's@example.org', '--passwd', SECRET, '-n', 'x'),
+    ('up', 'jane@example.org', '--hahs', SECRET),
+    ('up', 'jane@example.org', '-p', SECRET, '--bogus'),
+    ('up', 'jane@example.org', '-p', SECRET, 'extra'),
+    ('up', 'jane@example.org', '--hash', SECRET, '-p', SECRET),
+    ('ui', 'jane@example.org', '-p' + SECRET),
+    ('ui', 'jane@example.org', '-p', SECRET),
+    ('gu', '--pass', SECRET),
+    ('--pass', SECRET, 'ua', 's@example.org'),
+    ('--pass=' + SECRET, 'ua', 's@example.org'),
+    ('ua', '--pass', SECRET),
+])
+def test_usage_error_never_shows_a_password(world, args):
+    """A mistyped option is followed by its value: a password must not
+    end up on the screen (or in a terminal log) for it."""
+    vmm, snapshot, state = world
+    result = vmm(*args)
+    assert_error(result, 2)
+    assert SECRET not in result.err, result.err
+    assert 'see `vmm help' in result.err
+    batch = vmm('batch', input=' '.join(args) + '\n')
+    assert batch.code == 2, batch
+    assert SECRET not in batch.err, batch.err
+    assert snapshot() == state

@@ -25,23 +25,36 @@ class _LineParsers:
 
     def parse(self, argv):
         from vmm.cli import command_name
-        from vmm.cli.parser import build_parser
+        from vmm.cli.parser import build_parser, parse_subcommand
         name = command_name(argv[0])
         if name is None:
-            raise VMMError(_("unknown subcommand '%s'") % argv[0],
-                           errors.USAGE)
+            from vmm.cli.parser import unknown_subcommand
+            raise unknown_subcommand(argv[0])
         if name in NOT_IN_BATCH:
             raise VMMError(_("'%s' cannot run inside a batch") % argv[0],
                            errors.USAGE)
         if name not in self._parsers:
             self._parsers[name] = build_parser(name)
         try:
-            args = self._parsers[name].parse_args(argv)
+            args = parse_subcommand(self._parsers[name], name, argv)
         except SystemExit:  # -h printed the help
             raise VMMError(_('-h cannot run inside a batch'),
                            errors.USAGE) from None
         args.argv = argv
         return args
+
+    def shown(self, argv):
+        """The line as an error shows it: no password, not even one that
+        follows a mistyped option."""
+        from vmm.cli import command_name
+        from vmm.cli.parser import shown_words
+        name = command_name(argv[0])
+        if name not in self._parsers:
+            # Unknown: what follows (or is attached) may be anything.
+            return argv[0].partition('=')[0] if argv[0].startswith('-') \
+                else argv[0]
+        argv = shown_words(self._parsers[name], argv)
+        return common.loggable_command_line(name, argv)[len('vmm '):]
 
 
 def _lines(source):
@@ -79,10 +92,7 @@ def do_batch(args):
                     line_args.func(line_args)
             except VMMError as err:
                 if not isinstance(argv, VMMError):
-                    # As the audit log shows it: no password on screen.
-                    from vmm.cli import command_name
-                    text = common.loggable_command_line(
-                        command_name(argv[0]) or '', argv)[len('vmm '):]
+                    text = parsers.shown(argv)
                 output.error(_('line %(number)d: %(line)s: %(error)s')
                              % {'number': number, 'line': text,
                                 'error': err.msg}, err.code)

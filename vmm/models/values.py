@@ -21,7 +21,7 @@ _PLACEHOLDER = re.compile(r'%[nd=]')
 
 
 def _idna_error(name, reason=''):
-    message = _("Invalid domain name: '%s'") % _printable(name)
+    message = _("Invalid domain name: '%s'") % printable(name)
     if reason:
         message += ' (%s)' % reason
     return VMMError(message, errors.DOMAIN_INVALID)
@@ -49,12 +49,12 @@ class DomainName(str):
             ace = _ace_from_idna(name)
         if len(ace) > MAX_DOMAIN_LENGTH:
             raise VMMError(_("The domain name '%s' is too long")
-                           % _printable(name), errors.DOMAIN_TOO_LONG)
+                           % printable(name), errors.DOMAIN_TOO_LONG)
         labels = ace.split('.')
         if len(labels) < 2 or not all(_LDH_LABEL.match(l) for l in labels):
             if any(len(l) > 63 for l in labels):
                 raise VMMError(_("The domain name '%s' has a label longer "
-                                 "than 63 characters") % _printable(name),
+                                 "than 63 characters") % printable(name),
                                errors.DOMAIN_TOO_LONG)
             raise _idna_error(name)
         if labels[-1].isdigit():
@@ -99,17 +99,32 @@ def check_localpart(localpart):
     if len(localpart.encode('utf-8', 'surrogateescape')) > \
             MAX_LOCALPART_OCTETS:
         raise VMMError(_("The local part '%s' is longer than 64 octets")
-                       % _printable(localpart), errors.LOCALPART_TOO_LONG)
+                       % printable(localpart), errors.LOCALPART_TOO_LONG)
     if not _LOCALPART.match(localpart) or localpart.startswith('.') or \
             localpart.endswith('.') or '..' in localpart:
         raise VMMError(_("The local part '%s' contains invalid characters")
-                       % _printable(localpart), errors.LOCALPART_INVALID)
+                       % printable(localpart), errors.LOCALPART_INVALID)
     return localpart.lower()
 
 
-def _printable(text):
-    return text.encode('unicode_escape', 'backslashreplace').decode(
-        'ascii') if not text.isprintable() else text
+def printable(text):
+    """*text* for an error message: a byte that was not UTF-8 (a surrogate
+    escape) as ``\\xff``, other invisible characters as Python escapes."""
+    if text.isprintable():
+        return text
+    shown = []
+    for char in text:
+        code = ord(char)
+        if 0xdc80 <= code <= 0xdcff:
+            shown.append('\\x%02x' % (code - 0xdc00))
+        elif char.isprintable():
+            shown.append(char)
+        else:
+            shown.append(char.encode('unicode_escape', 'backslashreplace')
+                         .decode('ascii'))
+    return ''.join(shown)
+
+
 
 
 MAX_NAME_LENGTH = 128
@@ -125,7 +140,7 @@ def check_text(text, what, multiline=False, max_length=None):
            0xd800 <= ord(c) <= 0xdfff for c in text):
         raise VMMError(_("Invalid %(what)s: '%(text)s' (control characters "
                          "and invalid Unicode are not allowed)")
-                       % {'what': what, 'text': _printable(text[:100])},
+                       % {'what': what, 'text': printable(text[:100])},
                        errors.INVALID_OPTION)
     if max_length is not None and len(text) > max_length:
         raise VMMError(_('The %(what)s is longer than %(max)d characters')
@@ -147,17 +162,17 @@ class EmailAddress:
             raise VMMError(_('Invalid address: NUL characters are not '
                              'allowed'), errors.INVALID_ADDRESS)
         if address.count('@') != 1:
-            raise VMMError(_("Invalid address: '%s'") % _printable(address),
+            raise VMMError(_("Invalid address: '%s'") % printable(address),
                            errors.INVALID_ADDRESS)
         localpart, domain = address.split('@')
         if not domain:
             raise VMMError(_("Missing domain name after '%s@'")
-                           % _printable(localpart), errors.DOMAIN_NO_NAME)
+                           % printable(localpart), errors.DOMAIN_NO_NAME)
         self.localpart = check_localpart(localpart)
         self.domain = DomainName(domain)
         if len(str(self).encode('utf-8')) > MAX_ADDRESS_OCTETS:
             raise VMMError(_("The address '%s' is too long")
-                           % _printable(address), errors.INVALID_ADDRESS)
+                           % printable(address), errors.INVALID_ADDRESS)
 
     def __str__(self):
         return '%s@%s' % (self.localpart, self.domain)
@@ -189,7 +204,7 @@ class EmailAddress:
                                      destination)
             if '%' in probe:
                 raise VMMError(_("Invalid placeholder in '%s' (use %%n, %%d "
-                                 "or %%=)") % _printable(destination),
+                                 "or %%=)") % printable(destination),
                                errors.INVALID_ADDRESS)
             EmailAddress(probe)
             local, _at, domain = destination.rpartition('@')
@@ -226,11 +241,11 @@ class QuotaLimit:
         if not match:
             raise VMMError(_("Invalid storage size: '%s' (a whole number "
                              "with an optional suffix b, k, M or G)")
-                           % _printable(text), errors.INVALID_OPTION)
+                           % printable(text), errors.INVALID_OPTION)
         size = int(match.group(1)) * cls._UNITS[match.group(2)]
         if size > 2 ** 63 - 1:
             raise VMMError(_("Storage size too large: '%s'")
-                           % _printable(text), errors.INVALID_OPTION)
+                           % printable(text), errors.INVALID_OPTION)
         return size
 
     @staticmethod
@@ -239,7 +254,7 @@ class QuotaLimit:
         if not text.isdigit() or not text.isascii() or \
                 int(text) > 2 ** 31 - 1:
             raise VMMError(_("Invalid number of messages: '%s' (a whole "
-                             "number, 0 for unlimited)") % _printable(text),
+                             "number, 0 for unlimited)") % printable(text),
                            errors.INVALID_OPTION)
         return int(text)
 
@@ -273,7 +288,7 @@ class ServiceSet:
             if name not in SERVICES:
                 raise VMMError(_("Unknown service: '%(service)s' (known: "
                                  "%(known)s)") % {
-                                     'service': _printable(name),
+                                     'service': printable(name),
                                      'known': ', '.join(SERVICES)},
                                errors.UNKNOWN_SERVICE)
         return names
@@ -305,6 +320,6 @@ class Transport(str):
         if len(text) > MAX_TRANSPORT_LENGTH or not _TRANSPORT.match(text):
             raise VMMError(_("Invalid transport: '%s' (transport, "
                              "transport: or transport:nexthop, at most 270 "
-                             "characters)") % _printable(text[:300]),
+                             "characters)") % printable(text[:300]),
                            errors.INVALID_OPTION)
         return str.__new__(cls, text)
