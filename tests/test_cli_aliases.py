@@ -236,4 +236,4 @@ def test_catchall(site, db, snapshot):
     assert_ok(vmm('cad', 'example.org'))
     assert db.query('SELECT * FROM catchall') == []
     assert expand(db, 'unknown@example.org') == []
-    assert listed(vmm('cai', 'example.org').out) == ['None']
+    assert listed(vmm('cai', 'example.org').out) == ['(none)']

@@ -214,6 +214,16 @@ class Handler:
             sha256_rounds=cfg['misc.crypt_sha256_rounds'],
             sha512_rounds=cfg['misc.crypt_sha512_rounds'])
 
+    def _warn_others_write(self, option):
+        """A mode that lets others write is an explicit choice
+        (misc.allow_others_write), said each time it is used."""
+        mode = self.config[option]
+        if mode & 0o002:
+            self.warnings.append(_('%(option)s = %(mode)04o lets others '
+                                   'write in the directories '
+                                   '(misc.allow_others_write is on)')
+                                 % {'option': option, 'mode': mode})
+
     def random_password(self):
         from vmm.password import random_password
         return random_password(self.config['account.password_length'])
@@ -247,7 +257,7 @@ class Handler:
         self._require_root()
         name = DomainName(name)
         note = check_text(note, _('note'), multiline=True)
-        transport = Transport(transport) if transport else \
+        transport = Transport(transport) if transport is not None else \
             cfg['domain.transport']
         domain = Domain.create(
             self.cur, name, self.jail.new_domain_path, transport,
@@ -258,6 +268,7 @@ class Handler:
             (cfg['domain.max_accounts'], cfg['domain.max_aliases'],
              cfg['domain.max_alias_domains']), note)
         self.log(_('domain %s added') % name, name)
+        self._warn_others_write('domain.directory_mode')
         hash_directory = os.path.dirname(domain.directory)
         if not os.path.lexists(hash_directory):
             # made along with the domain's: gone again on rollback too
@@ -399,7 +410,7 @@ class Handler:
 
     def relaydomain_add(self, name, transport=None, recipients=()):
         name = DomainName(name)
-        transport = Transport(transport) if transport else \
+        transport = Transport(transport) if transport is not None else \
             self.config['misc.relay_transport']
         localparts = []
         for text in recipients:
@@ -437,6 +448,7 @@ class Handler:
                                  password_hash, self._maillocation_id(),
                                  name=name, note=note)
         self.log(_('account %s added') % address, address)
+        self._warn_others_write('account.directory_mode')
         self._create_mailbox(account)
         return account
 

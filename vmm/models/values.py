@@ -59,6 +59,13 @@ class DomainName(str):
             raise _idna_error(name)
         if labels[-1].isdigit():
             raise _idna_error(name)
+        for label in labels:
+            # IDNA 2008 reserves "--" in the 3rd and 4th position for
+            # encodings such as xn--; the idna package refuses them too.
+            if label[2:4] == '--' and not label.startswith('xn--'):
+                raise _idna_error(name, _("label '%s' has hyphens in the "
+                                          "3rd and 4th position")
+                                  % label)
         return ace
 
     @property
@@ -227,9 +234,9 @@ class QuotaLimit:
     """Storage bytes and message count; 0 means unlimited."""
 
     __slots__ = ('bytes', 'messages')
-    _UNITS = {'': 1, 'b': 1, 'k': 1024, 'K': 1024, 'M': 1024 ** 2,
-              'G': 1024 ** 3}
-    _SIZE = re.compile(r'([0-9]{1,20})([bkKMG]?)\Z')
+    # The suffix in either case (10k = 10K, 10g = 10G); no spaces.
+    _UNITS = {'': 1, 'b': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3}
+    _SIZE = re.compile(r'([0-9]{1,20})([bkmgBKMG]?)\Z')
 
     def __init__(self, bytes_, messages=0):
         self.bytes = bytes_
@@ -237,12 +244,13 @@ class QuotaLimit:
 
     @classmethod
     def parse_bytes(cls, text):
-        match = cls._SIZE.match(text.strip())
+        match = cls._SIZE.match(text)
         if not match:
             raise VMMError(_("Invalid storage size: '%s' (a whole number "
-                             "with an optional suffix b, k, M or G)")
+                             "with an optional suffix b, k, M or G in "
+                             "either case, no spaces)")
                            % printable(text), errors.INVALID_OPTION)
-        size = int(match.group(1)) * cls._UNITS[match.group(2)]
+        size = int(match.group(1)) * cls._UNITS[match.group(2).lower()]
         if size > 2 ** 63 - 1:
             raise VMMError(_("Storage size too large: '%s'")
                            % printable(text), errors.INVALID_OPTION)
@@ -250,7 +258,7 @@ class QuotaLimit:
 
     @staticmethod
     def parse_messages(text):
-        text = str(text).strip()
+        text = str(text)
         if not text.isdigit() or not text.isascii() or \
                 int(text) > 2 ** 31 - 1:
             raise VMMError(_("Invalid number of messages: '%s' (a whole "
@@ -262,7 +270,7 @@ class QuotaLimit:
     def format_bytes(size):
         """Bytes in the largest unit that divides them, as vmm.cfg takes."""
         for suffix in ('G', 'M', 'k'):
-            unit = QuotaLimit._UNITS[suffix]
+            unit = QuotaLimit._UNITS[suffix.lower()]
             if size and size % unit == 0:
                 return '%d%s' % (size // unit, suffix)
         return str(size)
@@ -306,20 +314,79 @@ class ServiceSet:
         return self.as_tuple() == other.as_tuple()
 
 
-_TRANSPORT = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]*'
-                        r'(:[^\s\x00-\x1f\x7f\ud800-\udfff]*)?\Z')
+_TRANSPORT_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]*\Z')
+_NEXTHOP_CHARS = re.compile(r'[^\s\x00-\x1f\x7f\ud800-\udfff]*\Z')
+_FREE_TEXT = re.compile(r'[^\x00-\x1f\x7f\ud800-\udfff]*\Z')
+_SERVICE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_-]*\Z')
+# Transports whose next hop is a text for the sender, spaces and all.
+_TEXT_TRANSPORTS = ('error', 'retry', 'discard')
+
+
+def _nexthop_problem(transport, nexthop):
+    """What is wrong with *nexthop* as transport(5) reads it, or None."""
+    if transport in _TEXT_TRANSPORTS:
+        return None if _FREE_TEXT.match(nexthop) else \
+            _('control characters are not allowed')
+    if not _NEXTHOP_CHARS.match(nexthop):
+        return _('spaces and control characters are not allowed')
+    if nexthop.startswith('unix:'):
+        return None if len(nexthop) > 5 else _('no socket path after unix:')
+    host = nexthop[5:] if nexthop.startswith('inet:') else nexthop
+    service = None
+    if host.startswith('['):
+        end = host.find(']')
+        if end < 0:
+            return _("'[' without ']'")
+        if end == 1:
+            return _('nothing between [ and ]')
+        rest = host[end + 1:]
+        if rest and not rest.startswith(':') or '[' in host[1:] or \
+                ']' in rest:
+            return _('only :port may follow [host]')
+        service = rest[1:] if rest else None
+        if rest and not service:
+            return _("no port after ':'")
+    elif '[' in host or ']' in host:
+        return _("'[' and ']' only around the whole host, as in [host]:port")
+    elif ':' in host:
+        host, _colon, service = host.rpartition(':')
+        if not host or not service:
+            return _("host and port must both be given around ':'")
+    if service is not None:
+        if service.isdigit() and service.isascii():
+            if not 1 <= int(service) <= 65535:
+                return _('port %s is out of range (1-65535)') % service
+        elif not _SERVICE.match(service):
+            return _("'%s' is not a port number or service name") % service
+    return None
 
 
 class Transport(str):
-    """A Postfix transport: ``transport``, ``transport:`` or
-    ``transport:nexthop`` (transport(5))."""
+    """A Postfix transport, ``transport:`` or ``transport:nexthop``, read
+    as transport(5) reads it: a master.cf service name, then a next hop
+    that is ``host``, ``host:port``, ``[host]``, ``[host]:port``,
+    ``inet:host:port`` or ``unix:path``."""
 
     __slots__ = ()
 
     def __new__(cls, text):
-        if len(text) > MAX_TRANSPORT_LENGTH or not _TRANSPORT.match(text):
-            raise VMMError(_("Invalid transport: '%s' (transport, "
-                             "transport: or transport:nexthop, at most 270 "
-                             "characters)") % printable(text[:300]),
-                           errors.INVALID_OPTION)
+        name, colon, nexthop = text.partition(':')
+        if not text:
+            problem = _('it is empty')
+        elif len(text) > MAX_TRANSPORT_LENGTH:
+            problem = _('longer than %d characters') % MAX_TRANSPORT_LENGTH
+        elif not _TRANSPORT_NAME.match(name):
+            problem = _('the part before the colon must be a master.cf '
+                        'service name such as smtp or lmtp')
+        elif not colon:
+            problem = _("no colon: write '%s:' for the default next hop")\
+                % name
+        else:
+            problem = _nexthop_problem(name, nexthop)
+        if problem:
+            raise VMMError(_("Invalid transport '%(transport)s': "
+                             "%(problem)s (transport: or transport:nexthop, "
+                             "see transport(5))")
+                           % {'transport': printable(text[:100]),
+                              'problem': problem}, errors.INVALID_OPTION)
         return str.__new__(cls, text)
