@@ -16,7 +16,8 @@ from vmm.config import Config
 from vmm.errors import VMMError
 from vmm.i18n import _
 from vmm.models.account import Account, refuse_existing
-from vmm.models.alias import Alias, CatchallAlias, Relocated
+from vmm.models.alias import (Alias, CatchallAlias, Relocated,
+                              new_destinations)
 from vmm.models.domain import AliasDomain, Domain, RelayDomain, name_kind
 from vmm.models.values import (MAX_NAME_LENGTH, DomainName, EmailAddress,
                                QuotaLimit, ServiceSet, Transport,
@@ -630,16 +631,18 @@ class Handler:
                            errors.RELOCATED_EXISTS)
         alias = Alias(self.cur, domain, address.localpart)
         present = alias.destinations()
+        added, skipped = new_destinations(set(present), destinations)
+        # Before anything is written: a refused alias costs no work.
+        self._check_expansion_limit(len(present) + len(added),
+                                    address.unicode)
         if not present:
             domain.check_limit('aliases')
-        added, skipped = alias.add(destinations)
+        alias.insert(added)
         for destination in skipped:
             self.warnings.append(
                 _("The destination '%(dest)s' is already in the alias "
                   "'%(alias)s'") % {'dest': EmailAddress.display(destination),
                                     'alias': address.unicode})
-        self._check_expansion_limit(len(present) + len(added),
-                                    address.unicode)
         self._warn_missing_destinations(added)
         if added:
             self.check_alias_loops(
@@ -675,6 +678,9 @@ class Handler:
         destinations = self._destinations(destinations)
         catchall = CatchallAlias(self.cur, domain)
         present = catchall.destinations()
+        added, _skipped = new_destinations(set(present), destinations)
+        self._check_expansion_limit(len(present) + len(added),
+                                    '@' + domain.unicode)
         if not present:
             domain.check_limit('aliases')
         added, skipped = catchall.add(destinations)
@@ -684,8 +690,6 @@ class Handler:
                   "destination of '%(domain)s'")
                 % {'dest': EmailAddress.display(destination),
                    'domain': domain.unicode})
-        self._check_expansion_limit(len(present) + len(added),
-                                    '@' + domain.unicode)
         self._warn_missing_destinations(added)
         if added:
             self.check_alias_loops(self._loop_starts_for_domain(domain))
