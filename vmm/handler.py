@@ -14,7 +14,7 @@ import os
 from vmm import errors
 from vmm.config import Config
 from vmm.errors import VMMError
-from vmm.i18n import _
+from vmm.i18n import _, ngettext
 from vmm.models.account import Account, refuse_existing
 from vmm.models.alias import (Alias, CatchallAlias, Relocated,
                               new_destinations)
@@ -296,11 +296,20 @@ class Handler:
         counts = domain.counts()
         if not force and (counts['accounts'] or counts['aliases'] or
                           counts['relocated'] or counts['catchall']):
+            parts = [
+                ngettext('%d account', '%d accounts', counts['accounts'])
+                % counts['accounts'],
+                ngettext('%d alias', '%d aliases', counts['aliases'])
+                % counts['aliases'],
+                ngettext('%d relocated user', '%d relocated users',
+                         counts['relocated']) % counts['relocated'],
+                ngettext('%d catch-all destination',
+                         '%d catch-all destinations', counts['catchall'])
+                % counts['catchall']]
             raise VMMError(
-                _("The domain '%(domain)s' still has %(accounts)d accounts, "
-                  "%(aliases)d aliases, %(relocated)d relocated users and "
-                  "%(catchall)d catch-all destinations; use --force to "
-                  "delete them too") % dict(counts, domain=domain.unicode),
+                _("The domain '%(domain)s' still has %(what)s; use --force "
+                  "to delete them too") % {'domain': domain.unicode,
+                                           'what': ', '.join(parts)},
                 errors.ALIAS_AND_ACCOUNT_EXIST)
         domain.delete()
         self.log(_('domain %s deleted') % domain.name, domain.name)
@@ -494,10 +503,12 @@ class Handler:
             self._require_root()
         pointing = account.aliases_pointing_here()
         if pointing and not force:
-            raise VMMError(_("There are %(count)d aliases or catch-all "
-                             "destinations pointing at '%(address)s'; use "
-                             "--force to remove them too")
-                           % {'count': len(pointing),
+            raise VMMError(ngettext(
+                "There is %(count)d alias or catch-all destination pointing "
+                "at '%(address)s'; use --force to remove it too",
+                "There are %(count)d aliases or catch-all destinations "
+                "pointing at '%(address)s'; use --force to remove them too",
+                len(pointing)) % {'count': len(pointing),
                               'address': account.unicode},
                            errors.ALIAS_PRESENT)
         if pointing:
@@ -611,9 +622,12 @@ class Handler:
     def _check_expansion_limit(self, count, address):
         limit = self.postconf_int('virtual_alias_expansion_limit', 1000)
         if count > limit:
-            raise VMMError(_("The alias '%(alias)s' would have %(count)d "
-                             "destinations; Postfix's "
-                             "virtual_alias_expansion_limit is %(limit)d")
+            raise VMMError(ngettext(
+                "The alias '%(alias)s' would have %(count)d destination; "
+                "Postfix's virtual_alias_expansion_limit is %(limit)d",
+                "The alias '%(alias)s' would have %(count)d destinations; "
+                "Postfix's virtual_alias_expansion_limit is %(limit)d",
+                count)
                            % {'alias': address, 'count': count,
                               'limit': limit}, errors.TOO_MANY_DESTINATIONS)
 

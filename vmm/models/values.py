@@ -23,7 +23,7 @@ _PLACEHOLDER = re.compile(r'%[nd=]')
 def _idna_error(name, reason=''):
     message = _("Invalid domain name: '%s'") % printable(name)
     if reason:
-        message += ' (%s)' % reason
+        message += ' (%s)' % printable(reason)
     return VMMError(message, errors.DOMAIN_INVALID)
 
 
