@@ -229,3 +229,13 @@ def test_sizes_one_rule(vmm, db, env, expected):
         assert_ok(vmm('uq', 'jane@example.org', size))
         assert db.scalar('SELECT q.bytes FROM users u JOIN quotalimit q '
                          'USING (qid)') == stored, size
+
+
+@pytest.mark.parametrize('env,expected', [
+    (None, 'line 1: ua …: the line is longer than 262144 characters'),
+    (DE, 'ua …: die Zeile ist länger als 262144 Zeichen'),
+])
+def test_overlong_batch_line(vmm, env, expected):
+    result = vmm('batch', input='ua a@example.org -p ' + 'x' * 300000 + '\n',
+                 env=env)
+    assert result.code == 2 and expected in result.err, result.err[:300]
