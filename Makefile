@@ -12,13 +12,19 @@ BIN := $(VENV)/bin
 .PHONY: test demo bench system venv catalogs
 
 system:
-	sh tests/install-system-packages.sh
+	@sh tests/install-system-packages.sh
 
+# pip and setuptools talk a lot (the editable-install banner, deprecation
+# notices): their output is kept in .venv/install.log and shown only when
+# the installation fails.
 $(BIN)/vmm: setup.py pyproject.toml $(wildcard po/*.po)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@
+	@test -x $(BIN)/python || { echo "creating the virtualenv $(VENV)"; \
+	    $(PYTHON) -m venv $(VENV); }
+	@echo "installing vmm and its Python packages into $(VENV) (pip install -e '.[test]')"
+	@$(BIN)/python -m pip install --quiet --upgrade pip > $(VENV)/install.log 2>&1 \
+	    && $(BIN)/python -m pip install --quiet -e '.[test]' >> $(VENV)/install.log 2>&1 \
+	    || { cat $(VENV)/install.log; exit 1; }
+	@touch $@
 
 venv: system $(BIN)/vmm
 

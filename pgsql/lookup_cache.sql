@@ -291,18 +291,8 @@ BEGIN
             -- The domain's row says whether accounts have own transports.
             PERFORM vmm_refresh_lookup(the_gid, '');
         END IF;
-    WHEN 'relocated', 'alias' THEN
-        IF tab = 'alias' THEN
-            -- An alias has several rows: refresh only its own.
-            DELETE FROM lookup_alias
-             WHERE gid = the_gid AND local_part = rec ->> 'address' COLLATE "C";
-            INSERT INTO lookup_alias
-                SELECT * FROM vmm_lookup_alias_rows
-                 WHERE gid = the_gid AND local_part = rec ->> 'address';
-            PERFORM vmm_refresh_sender(the_gid, rec ->> 'address');
-        ELSE
-            PERFORM vmm_refresh_lookup(the_gid, rec ->> 'address');
-        END IF;
+    WHEN 'relocated' THEN
+        PERFORM vmm_refresh_lookup(the_gid, rec ->> 'address');
     WHEN 'catchall' THEN
         -- The first or last catch-all destination adds or removes the
         -- identity rows of the whole domain.
@@ -327,8 +317,58 @@ CREATE TRIGGER users_lookup AFTER INSERT OR UPDATE OR DELETE ON users
     FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
 CREATE TRIGGER relocated_lookup AFTER INSERT OR UPDATE OR DELETE
     ON relocated FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
-CREATE TRIGGER alias_lookup AFTER INSERT OR UPDATE OR DELETE ON alias
-    FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
+-- An alias has one row per destination, and aliasadd writes them all in
+-- one statement: refresh each changed alias once per statement, not once
+-- per row (which made an alias of N destinations cost N * N).
+CREATE FUNCTION vmm_refresh_alias(the_gid bigint, the_address varchar)
+    RETURNS void
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
+BEGIN
+    DELETE FROM lookup_alias
+     WHERE gid = the_gid AND local_part = the_address COLLATE "C";
+    INSERT INTO lookup_alias
+        SELECT * FROM vmm_lookup_alias_rows
+         WHERE gid = the_gid AND local_part = the_address;
+    PERFORM vmm_refresh_sender(the_gid, the_address);
+END;
+$$;
+
+CREATE FUNCTION vmm_alias_lookup_trigger() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
+DECLARE
+    changed record;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        FOR changed IN SELECT DISTINCT gid, address FROM new_alias LOOP
+            PERFORM vmm_refresh_alias(changed.gid, changed.address);
+        END LOOP;
+    ELSIF TG_OP = 'DELETE' THEN
+        FOR changed IN SELECT DISTINCT gid, address FROM old_alias LOOP
+            PERFORM vmm_refresh_alias(changed.gid, changed.address);
+        END LOOP;
+    ELSE
+        FOR changed IN SELECT gid, address FROM old_alias
+                       UNION SELECT gid, address FROM new_alias LOOP
+            PERFORM vmm_refresh_alias(changed.gid, changed.address);
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER alias_lookup_insert AFTER INSERT ON alias
+    REFERENCING NEW TABLE AS new_alias
+    FOR EACH STATEMENT EXECUTE FUNCTION vmm_alias_lookup_trigger();
+CREATE TRIGGER alias_lookup_update AFTER UPDATE ON alias
+    REFERENCING OLD TABLE AS old_alias NEW TABLE AS new_alias
+    FOR EACH STATEMENT EXECUTE FUNCTION vmm_alias_lookup_trigger();
+CREATE TRIGGER alias_lookup_delete AFTER DELETE ON alias
+    REFERENCING OLD TABLE AS old_alias
+    FOR EACH STATEMENT EXECUTE FUNCTION vmm_alias_lookup_trigger();
 CREATE TRIGGER catchall_lookup AFTER INSERT OR UPDATE OR DELETE ON catchall
     FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
 CREATE TRIGGER domain_name_lookup AFTER INSERT OR UPDATE OR DELETE

@@ -347,6 +347,31 @@ def bench_loop_check(pg, env):
     report('loops', 'aliasdomainadd to that domain (s)', value, 's')
 
 
+def bench_aliasadd_many(env):
+    """aliasadd with 1,000 destinations (one INSERT, the cache refreshed
+    once) against aliasadd with one, and 1,001 refused before writing."""
+    print('\n7. aliasadd with many destinations', flush=True)
+    many = ['r%d@example.com' % n for n in range(1001)]
+
+    def clear():
+        subprocess.run([VMM, 'ad', 'many@d2.example'], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    one = median_wall([VMM, 'aa', 'many@d2.example', many[0]], env, runs=5,
+                      before=clear)
+    value = median_wall([VMM, 'aa', 'many@d2.example'] + many[:1000], env,
+                        runs=5, before=clear)
+    report('aliasadd', 'aliasadd, 1 destination (s)', one, 's')
+    report('aliasadd', 'aliasadd, 1,000 destinations (s)', value, 's', one)
+    clear()
+    start = time.perf_counter()
+    refused = subprocess.run([VMM, 'aa', 'many@d2.example'] + many, env=env,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL).returncode
+    assert refused == 27, refused
+    report('aliasadd', 'aliasadd, 1,001 destinations refused (s)',
+           time.perf_counter() - start, 's', one)
+
+
 def bench_batch(pg, env, base):
     """10,000 useradd lines in one batch against as many separate
     invocations, with a fast password scheme, on fresh domains."""
@@ -435,6 +460,7 @@ def main():
         bench_lookups(pg, seconds, rounds)
         bench_listing(pg, env, small_env)
         bench_loop_check(pg, env)
+        bench_aliasadd_many(env)
         bench_throughput(env)
         bench_batch(pg, env, base)
     finally:

@@ -117,14 +117,22 @@ def main():
             if proc.returncode:
                 print('[exit status %d]' % proc.returncode, flush=True)
         print('\nWhat Postfix and Dovecot are told (lookup functions):')
+        from vmm.models.values import DomainName
+        conn = pg.connect('mailsys')
         for function, local, domain in LOOKUPS:
-            from vmm.models.values import DomainName
-            rows = pg.execute('SELECT * FROM %s(%%s, %%s)' % function,
-                              (local, str(DomainName(domain))),
-                              dbname='mailsys')
+            with conn, conn.cursor() as cur:
+                cur.execute('SELECT * FROM %s(%%s, %%s)' % function,
+                            (local, str(DomainName(domain))))
+                names = [column.name for column in cur.description]
+                rows = cur.fetchall()
             print('  %s(%r, %r):' % (function, local, domain))
-            for row in rows or [('(no row: not found)',)]:
-                print('      ' + ' | '.join(str(v) for v in row))
+            # Column names with each value: "smtp=True", not a bare True.
+            for row in rows:
+                print('      ' + ', '.join('%s=%s' % pair
+                                           for pair in zip(names, row)))
+            if not rows:
+                print('      (no row: not found)')
+        conn.close()
         print('\nMail tree created under %s:' % os.path.join(DEMO, 'mail'))
         subprocess.run(['find', os.path.join(DEMO, 'mail'), '-maxdepth',
                         '4', '-type', 'd'])

@@ -21,16 +21,29 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
+log=$(mktemp)
+made_policy=""
+cleanup() {
+    rm -f "$log"
+    if [ -n "$made_policy" ]; then rm -f "$policy"; fi
+}
+trap cleanup EXIT
 # Keep package scripts from starting the system's services.
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy"
     chmod 755 "$policy"
-    trap 'rm -f "$policy"' EXIT
+    made_policy=1
 fi
 echo "postfix postfix/main_mailer_type select No configuration" \
     | debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+echo "installing Debian packages:$missing"
+# apt and debconf talk on stderr too ("debconf: delaying package
+# configuration ..."): keep it all in a log, shown only on failure.
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+        $missing; } >"$log" 2>&1; then
+    cat "$log" >&2
+    exit 1
+fi

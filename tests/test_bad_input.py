@@ -79,6 +79,9 @@ CASES = [
     (39, 'da', '💩.example'),
     (39, 'da', 'a\u200db.example'),
     (39, 'da', '\u0301ab.example'),
+    (39, 'da', 'ab--cd.com'),
+    (39, 'da', 'x.ab--cd.example'),
+    (39, 'ua', 'jane@ab--cd.com', '-p', 'x'),
     (39, 'ua', 'jane@xn--abc.example', '-p', 'x'),
     (41, 'da', LONG_LABEL + '.example'),
     (41, 'da', LONG_NAME),
@@ -169,6 +172,10 @@ CASES = [
     (44, 'uq', 'jane@example.org', 'domain2'),
     (44, 'uq', 'jane@example.org', '10MB'),
     (44, 'uq', 'jane@example.org', '1T'),
+    (44, 'uq', 'jane@example.org', ' 10'),
+    (44, 'uq', 'jane@example.org', '10 '),
+    (44, 'dq', 'example.org', '\t10k'),
+    (44, 'dq', 'example.org', '1G', '-m', ' 5'),
     # -- negative numbers
     (44, 'dq', 'example.org', '--', '-5'),
     (44, 'dq', 'example.org', '-5'),
@@ -190,11 +197,35 @@ CASES = [
     (44, 'ut', 'jane@example.org', 'smtp:\u00a0x'),
     (44, 'da', 'new.example', '-t', 'bad transport'),
     (44, 'rla', 'new.example', '-t', 'lmtp:\x01'),
+    (44, 'da', 'new.example', '-t', ''),
+    (44, 'rla', 'new.example', '-t', ''),
+    (44, 'dt', 'example.org', 'nocolon'),
+    (44, 'ut', 'jane@example.org', 'nocolon'),
+    (44, 'da', 'new.example', '-t', 'nocolon'),
+    (44, 'dt', 'example.org', 'smtp:[host'),
+    (44, 'rla', 'new.example', '-t', 'smtp:[host'),
+    (44, 'ut', 'jane@example.org', 'smtp:host]'),
+    (44, 'dt', 'example.org', 'smtp:[]'),
+    (44, 'dt', 'example.org', 'smtp:[127.0.0.1]:99999'),
+    (44, 'ut', 'jane@example.org', 'smtp:[127.0.0.1]:0'),
+    (44, 'rla', 'new.example', '-t', 'smtp:mx.example:65536'),
+    (44, 'dt', 'example.org', 'smtp:[mx.example]x'),
+    (31, 'cs', 'domain.transport', 'nocolon'),
+    (31, 'cs', 'misc.relay_transport', 'smtp:[host'),
+    (31, 'cs', 'domain.directory_mode', '0777'),
+    (31, 'cs', 'domain.directory_mode', '1023'),
+    (31, 'cs', 'account.directory_mode', '700'),
+    (31, 'cs', 'account.directory_mode', '0708'),
+    (31, 'cs', 'account.password_length', '4'),
     # -- wrong patterns
     (44, 'ld', '-p', 'a%b'),
     (44, 'll', '-p', '%%@%%@x'),
     (44, 'll', '-p', 'a@b@c'),
-    (44, 'lu', '-p', 'j%n@example.org'),
+    (44, 'lu', '-p', 'bad domain'),
+    (44, 'lu', '-p', '\\'),
+    (44, 'lu', '-p', ';--'),
+    (44, 'ld', '-p', 'exa*mple.org'),
+    (44, 'll', '-p', 'a\\b@example.org'),
     (44, 'la', '-p', '%@ex%ample%'),
     (44, 'lr', '-p', 'a b'),
     (44, 'ld', '-p', '%a\x00%'),
@@ -334,4 +365,36 @@ def test_invalid_utf8_through_a_real_argv(world, case):
     vmm, snapshot, state = world
     result = vmm(*case[1:], subprocess=True)
     assert_error(result, case[0])
+    assert snapshot() == state
+
+
+SECRET = 'Secret1'
+
+
+@pytest.mark.parametrize('args', [
+    ('ua', 's@example.org', '--pass', SECRET),
+    ('ua', 's@example.org', '--pass=' + SECRET),
+    ('ua', 's@example.org', '--passwd', SECRET, '-n', 'x'),
+    ('up', 'jane@example.org', '--hahs', SECRET),
+    ('up', 'jane@example.org', '-p', SECRET, '--bogus'),
+    ('up', 'jane@example.org', '-p', SECRET, 'extra'),
+    ('up', 'jane@example.org', '--hash', SECRET, '-p', SECRET),
+    ('ui', 'jane@example.org', '-p' + SECRET),
+    ('ui', 'jane@example.org', '-p', SECRET),
+    ('gu', '--pass', SECRET),
+    ('--pass', SECRET, 'ua', 's@example.org'),
+    ('--pass=' + SECRET, 'ua', 's@example.org'),
+    ('ua', '--pass', SECRET),
+])
+def test_usage_error_never_shows_a_password(world, args):
+    """A mistyped option is followed by its value: a password must not
+    end up on the screen (or in a terminal log) for it."""
+    vmm, snapshot, state = world
+    result = vmm(*args)
+    assert_error(result, 2)
+    assert SECRET not in result.err, result.err
+    assert 'see `vmm help' in result.err
+    batch = vmm('batch', input=' '.join(args) + '\n')
+    assert batch.code == 2, batch
+    assert SECRET not in batch.err, batch.err
     assert snapshot() == state

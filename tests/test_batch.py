@@ -132,3 +132,21 @@ def test_batch_file_and_info_output(fast, db, tmp_path):
     assert result.code == 0, result.err
     assert 'a@example.org' in result.out
     assert fast('batch', str(tmp_path / 'missing')).code == 44
+
+
+def test_overlong_line_is_refused_with_its_number(fast, db, snapshot):
+    """shlex is quadratic in the length of one word: a 2,000,000-character
+    line is refused at once (a real aliasadd line of 1,000 destinations
+    stays well below the bound, and runs)."""
+    before = snapshot()
+    text = 'da new.example\nua jane@example.org -p ' + 'S' * 2000000 + '\n'
+    result = batch(fast, text)
+    assert result.code == 2, result
+    assert 'line 2: ua …: the line is longer than 262144 characters' in \
+        result.err
+    assert 'SSS' not in result.err
+    assert snapshot() == before
+    many = ' '.join('r%d@example.com' % n for n in range(1000))
+    result = batch(fast, 'aa big@example.org %s\n' % many)
+    assert result.code == 0, result.err
+    assert db.scalar('SELECT count(*) FROM alias') == 1000

@@ -241,4 +241,36 @@ def test_catchall(site, db, snapshot):
     assert_ok(vmm('cad', 'example.org'))
     assert db.query('SELECT * FROM catchall') == []
     assert expand(db, 'unknown@example.org') == []
-    assert listed(vmm('cai', 'example.org').out) == ['None']
+    assert listed(vmm('cai', 'example.org').out) == ['(none)']
+
+
+def test_many_destinations_in_one_statement(vmm, db, tmp_path, pg,
+                                            mail_base):
+    """1,000 destinations go in (one INSERT, the lookup cache refreshed
+    per statement) and out again; 1,001 are refused before anything is
+    written.  Its speed is a `make bench` row."""
+    from cli_helpers import fake_postconf, runner
+    postconf = fake_postconf(tmp_path, virtual_alias_expansion_limit=1000,
+                             virtual_alias_recursion_limit=1000)
+    vmm = runner(tmp_path, pg, db, mail_base, bin={'postconf': postconf})
+    assert_ok(vmm('da', 'example.org'))
+    many = ['r%d@example.com' % n for n in range(1001)]
+    before = db.dump()
+
+    def inserted():
+        # Counts rows written by aborted transactions too.
+        return db.scalar("SELECT n_tup_ins FROM pg_stat_user_tables WHERE "
+                         "relname = 'alias'")
+    written = inserted()
+    result = vmm('aa', 'big@example.org', *many)
+    assert result.code == 27 and '1001' in result.err, result
+    assert db.dump() == before
+    assert inserted() == written
+    assert_ok(vmm('aa', 'big@example.org', *many[:1000]))
+    assert db.scalar("SELECT count(*) FROM alias WHERE address = 'big'") \
+        == 1000
+    assert len(db.lookup('postfix_virtual_alias_map', 'big',
+                         'example.org')) == 1000
+    assert_ok(vmm('ad', 'big@example.org', *many[:500]))
+    assert len(db.lookup('postfix_virtual_alias_map', 'big',
+                         'example.org')) == 500

@@ -64,6 +64,10 @@ GOOD_VALUES = [
     ('mailbox', 'folders', '', ()),
     ('mailbox', 'subscribe', 'no', False),
     ('domain', 'directory_mode', '488', 0o750),
+    ('domain', 'directory_mode', '0770', 0o770),
+    ('account', 'directory_mode', '0700', 0o700),
+    ('account', 'directory_mode', '02700', 0o2700),
+    ('misc', 'allow_others_write', 'yes', True),
     ('domain', 'quota_bytes', '10M', 10 * 1024 ** 2),
     ('domain', 'quota_messages', '1000', 1000),
     ('domain', 'transport', 'smtp:[mx.example.org]:25',
@@ -122,6 +126,12 @@ BAD_VALUES = [
     ('misc', 'password_scheme', 'ROT13'),
     ('misc', 'password_scheme', 'SHA512-CRYPT.ZIP'),
     ('misc', 'relay_transport', 'smtp :'),
+    ('misc', 'relay_transport', 'relay'),
+    ('misc', 'allow_others_write', 'perhaps'),
+    ('domain', 'directory_mode', '0779'), ('domain', 'directory_mode', '077'),
+    ('domain', 'directory_mode', '0777'), ('domain', 'directory_mode', '511'),
+    ('account', 'directory_mode', '700'), ('account', 'directory_mode', '0702'),
+    ('account', 'directory_mode', '010000'),
 ]
 
 
@@ -336,3 +346,15 @@ def test_bad_config_through_cli_is_one_line(vmm, tmp_path):
 def test_config_written_by_tests_is_valid(tmp_path, pg):
     path = write_config(tmp_path / 'x.cfg', pg, 'db', tmp_path)
     assert Config.load(path)['database.name'] == 'db'
+
+
+def test_mode_that_lets_others_write_needs_the_explicit_choice(tmp_path):
+    path = cfg_file(tmp_path, '[domain]\ndirectory_mode = 0777\n')
+    from vmm.errors import ConfigError
+    with pytest.raises(ConfigError) as info:
+        Config.load(path)
+    assert 'lets others write' in info.value.msg
+    assert 'misc.allow_others_write' in info.value.msg
+    path = cfg_file(tmp_path, '[domain]\ndirectory_mode = 0777\n'
+                    '[misc]\nallow_others_write = true\n')
+    assert Config.load(path)['domain.directory_mode'] == 0o777

@@ -495,6 +495,8 @@ def test_minimal_document_takes_the_defaults(vmm, db, tmp_path, mail_base):
      'line 2: not valid UTF-8'),
     (b'', 'The import file is empty'),
     (b'[1, 2]', 'expected a JSON object'),
+    (b'{"bad": 1}', "format: not a vmm export (expected 'vmm-export')"),
+    (b'{"version": 1, "domains": []}', 'format: not a vmm export'),
     (b'address;password;name\n', 'line 1: the first line must be the '
                                   'header'),
     (b'{"format": "vmm-export", "version": 1, "domains": [' + b'[' * 100000

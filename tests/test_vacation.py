@@ -1044,7 +1044,7 @@ def test_in_a_batch(vmm, db, account, snapshot):
                  'uv b@example.org --on\nuv b@example.org --show\n',
                  subprocess=True)
     assert result.code == 2, result
-    assert result.err.count('see `vmm uservacation -h`') == 2, result.err
+    assert result.err.count('see `vmm help uservacation`') == 2, result.err
     assert 'off (never set)' in result.out
 
     result = ok(vmm('batch', input='uv a@example.org --off\n'

@@ -17,7 +17,7 @@ import shutil
 import stat
 import subprocess
 
-from vmm.i18n import _
+from vmm.i18n import _, ngettext
 
 OK, WARNING, FAIL = 'ok', 'warning', 'FAIL'
 
@@ -739,9 +739,14 @@ class Checker:
                         'want': _shown(expected[key])})
             return
         found = sum(1 for key in wanted if expected[key])
-        self.add(OK, name, _('%(file)s agrees with vmm for %(total)d keys '
-                             '(%(found)d found)')
-                 % {'file': path, 'total': len(wanted), 'found': found})
+        self.add(OK, name, ngettext(
+            '%(file)s gives the same answer as vmm for the %(total)d sample '
+            'key tried (%(found)d of them exist in vmm; for the others both '
+            'answer nothing)',
+            '%(file)s gives the same answers as vmm for all %(total)d sample '
+            'keys tried (%(found)d of them exist in vmm; for the others both '
+            'answer nothing)', len(wanted))
+            % {'file': path, 'total': len(wanted), 'found': found})
 
     # -- Dovecot -------------------------------------------------------------
 

@@ -44,8 +44,24 @@ def _integer(minimum=0, maximum=None):
 
 
 def _mode(text):
-    """A directory mode, written as a decimal integer as in vmm 0.7."""
-    return _integer(0, 0o7777)(text)
+    """A directory mode: a decimal integer as vmm 0.7 wrote it (504), or
+    octal when written with a leading zero (0770), as chmod takes it."""
+    text = text.strip()
+    if len(text) > 1 and text.startswith('0'):
+        if not text.isascii() or not text.isdigit() or '8' in text or \
+                '9' in text:
+            raise ValueError(_('not a mode: write it in octal with a '
+                               'leading zero (0770) or in decimal (504)'))
+        mode = int(text, 8)
+        if mode > 0o7777:
+            raise ValueError(_('out of range') + ' (0…07777)')
+    else:
+        mode = _integer(0, 0o7777)(text)
+    if mode & 0o700 != 0o700:
+        raise ValueError(_('mode %04o would keep the owner out of the '
+                           'directory (the owner needs rwx, e.g. 0700; '
+                           'in decimal that is 448)') % mode)
+    return mode
 
 
 def _choice(*words):
@@ -90,7 +106,7 @@ def _folders(text):
 
 def _storage(text):
     from vmm.models.values import QuotaLimit
-    return QuotaLimit.parse_bytes(text)
+    return QuotaLimit.parse_bytes(text.strip())
 
 
 def _transport(text):
@@ -187,8 +203,42 @@ OPTIONS = {
         'dovecot_version': (_text, ''),
         'password_scheme': (_password_scheme, 'SHA512-CRYPT'),
         'relay_transport': (_transport, 'smtp:'),
+        'allow_others_write': (_boolean, 'false'),
     },
 }
+
+# Modes that must not let others (neither the owner nor the group) write
+# unless misc.allow_others_write says so.
+_MODE_OPTIONS = (('domain', 'directory_mode'), ('account', 'directory_mode'))
+
+
+def others_may_write(values):
+    """The mode options in *values* that let others write."""
+    return ['%s.%s' % key for key in _MODE_OPTIONS if values[key] & 0o002]
+
+
+def _check_modes(values, path=None):
+    """Refuse a mode that lets others write, unless chosen explicitly;
+    *path* None: the values came from the command line."""
+    if values['misc', 'allow_others_write']:
+        return
+    for name in others_may_write(values):
+        section, option = name.split('.')
+        reason = _('mode %04o lets others write in the directories; set '
+                   'misc.allow_others_write = true first if that is really '
+                   'meant') % values[section, option]
+        raise _invalid_value(name, values[section, option], reason, path)
+
+
+def _invalid_value(name, value, reason, path):
+    if path is None:
+        return ConfigError(_("Invalid value for '%(option)s': %(value)r: "
+                             "%(reason)s") % {'option': name, 'value': value,
+                                              'reason': reason})
+    return ConfigError(_("Invalid value for '%(option)s' in '%(file)s': "
+                         "%(value)r: %(reason)s")
+                       % {'option': name, 'file': path, 'value': value,
+                          'reason': reason})
 
 
 def split_option(name):
@@ -221,13 +271,49 @@ def find_config_file(explicit=None):
 
 def check_permissions(path, st):
     """Refuse a file that holds a database password and others may read."""
-    if st.st_mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IWGRP):
+    mode = st.st_mode
+    if mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IWGRP):
+        problems = []
+        if mode & stat.S_IROTH:
+            problems.append(_('others can read it'))
+        if mode & stat.S_IWOTH:
+            problems.append(_('others can write it'))
+        if mode & stat.S_IWGRP:
+            problems.append(_('its group can write it'))
         raise ConfigError(
-            _("Configuration file '%(file)s' has mode %(mode)04o: others "
-              "can read it or others can write it. Fix it with: chmod "
-              "o-rwx,g-w %(file)s") % {'file': path,
-                                       'mode': stat.S_IMODE(st.st_mode)},
+            _("Configuration file '%(file)s' has mode %(mode)04o: "
+              "%(problems)s. Fix it with: chmod o-rwx,g-w %(file)s")
+            % {'file': path, 'mode': stat.S_IMODE(mode),
+               'problems': '; '.join(problems)},
             errors.CONF_WRONGPERM)
+
+
+def _parse_problem(err):
+    """What is wrong where in the file, in words (configparser's own
+    message spans lines and is not translated)."""
+    if isinstance(err, configparser.MissingSectionHeaderError):
+        return _('line %(line)d: %(text)s is not a section header such as '
+                 '[database], and no section has begun') % {
+                     'line': err.lineno, 'text': repr(err.line.strip())}
+    if isinstance(err, configparser.ParsingError) and err.errors:
+        lineno, text = err.errors[0]
+        try:    # configparser keeps the line as its repr()
+            import ast
+            text = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            pass
+        return _('line %(line)d: %(text)s is neither a [section] header, '
+                 'an option = value line nor a comment') % {
+                     'line': lineno, 'text': repr(text.strip())}
+    if isinstance(err, configparser.DuplicateOptionError):
+        return _('line %(line)d: option %(option)s appears twice in '
+                 '[%(section)s]') % {'line': err.lineno,
+                                     'option': err.option,
+                                     'section': err.section}
+    if isinstance(err, configparser.DuplicateSectionError):
+        return _('line %(line)d: section [%(section)s] appears twice') % {
+            'line': err.lineno, 'section': err.section}
+    return str(err).splitlines()[0]
 
 
 class Config:
@@ -261,10 +347,10 @@ class Config:
         try:
             parser.read_string(text, source=path)
         except configparser.Error as err:
-            first_line = str(err).splitlines()[0]
             raise ConfigError(_("Configuration file '%(file)s' cannot be "
                                 "parsed: %(error)s")
-                              % {'file': path, 'error': first_line}) from None
+                              % {'file': path,
+                                 'error': _parse_problem(err)}) from None
         return cls(path, cls._validate(path, parser), parser)
 
     @staticmethod
@@ -287,6 +373,7 @@ class Config:
                 text = parser.get(section, option, fallback=default)
                 values[section, option] = parse_value(
                     section, option, text, path)
+        _check_modes(values, path)
         return values
 
     def get(self, name):
@@ -295,6 +382,10 @@ class Config:
 
     def __getitem__(self, name):
         return self._values[tuple(name.split('.', 1))]
+
+    def values(self):
+        """Every typed value, by (section, option)."""
+        return dict(self._values)
 
     def text(self, name):
         """The option as written in the file (or its default)."""
@@ -317,7 +408,11 @@ class Config:
         for name, text in changes:
             section, option = split_option(name)
             parsed.append((section, option, text.strip(),
-                           parse_value(section, option, text, self.path)))
+                           parse_value(section, option, text)))
+        values = dict(self._values)
+        values.update({(section, option): value
+                       for section, option, _text, value in parsed})
+        _check_modes(values)
         with open(self.path, encoding='utf-8') as handle:
             content = handle.read()
         self._write(_edited(content, [change[:3] for change in parsed]))
@@ -367,8 +462,9 @@ def _edited(content, changes):
     return str(updater)
 
 
-def parse_value(section, option, text, path):
-    """Parse one option's text, or raise ConfigError naming it and *path*."""
+def parse_value(section, option, text, path=None):
+    """Parse one option's text, or raise ConfigError naming it and *path*
+    (None: the value was given on the command line)."""
     parse = OPTIONS[section][option][0]
     try:
         return parse(text)
@@ -376,7 +472,4 @@ def parse_value(section, option, text, path):
         reason = err.msg
     except ValueError as err:
         reason = str(err)
-    raise ConfigError(_("Invalid value for '%(option)s' in '%(file)s': "
-                        "%(value)r: %(reason)s")
-                      % {'option': '%s.%s' % (section, option), 'file': path,
-                         'value': text, 'reason': reason})
+    raise _invalid_value('%s.%s' % (section, option), text, reason, path)

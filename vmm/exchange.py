@@ -773,11 +773,12 @@ def _check_relay(handler, value, where, plan):
 def check_document(handler, document):
     """Check every value of the document; the plan to write."""
     from vmm.handler import postconf_int
-    _object(document, '', ('format', 'version'),
-            ('domains', 'relay_domains'))
-    if document['format'] != FORMAT:
+    # What it is before what is missing: {"bad": 1} is not a vmm export.
+    if isinstance(document, dict) and document.get('format') != FORMAT:
         raise InvalidImport('format', _("not a vmm export (expected "
                                         "'%s')") % FORMAT)
+    _object(document, '', ('format', 'version'),
+            ('domains', 'relay_domains'))
     if type(document['version']) is not int or \
             document['version'] != VERSION:
         raise InvalidImport('version', _('unsupported version %(version)s '

@@ -15,9 +15,10 @@ import os
 from vmm import errors
 from vmm.config import Config
 from vmm.errors import VMMError
-from vmm.i18n import _
+from vmm.i18n import _, ngettext
 from vmm.models.account import Account, refuse_existing
-from vmm.models.alias import Alias, CatchallAlias, Relocated
+from vmm.models.alias import (Alias, CatchallAlias, Relocated,
+                              new_destinations)
 from vmm.models.domain import AliasDomain, Domain, RelayDomain, name_kind
 from vmm.models.values import (MAX_NAME_LENGTH, DomainName, EmailAddress,
                                QuotaLimit, ServiceSet, Transport,
@@ -245,6 +246,16 @@ class Handler:
             sha256_rounds=cfg['misc.crypt_sha256_rounds'],
             sha512_rounds=cfg['misc.crypt_sha512_rounds'])
 
+    def _warn_others_write(self, option):
+        """A mode that lets others write is an explicit choice
+        (misc.allow_others_write), said each time it is used."""
+        mode = self.config[option]
+        if mode & 0o002:
+            self.warnings.append(_('%(option)s = %(mode)04o lets others '
+                                   'write in the directories '
+                                   '(misc.allow_others_write is on)')
+                                 % {'option': option, 'mode': mode})
+
     def random_password(self):
         from vmm.password import random_password
         return random_password(self.config['account.password_length'])
@@ -278,7 +289,7 @@ class Handler:
         self.require_root()
         name = DomainName(name)
         note = check_text(note, _('note'), multiline=True)
-        transport = Transport(transport) if transport else \
+        transport = Transport(transport) if transport is not None else \
             cfg['domain.transport']
         domain = Domain.create(
             self.cur, name, self._new_domain_directory, transport,
@@ -289,6 +300,7 @@ class Handler:
             (cfg['domain.max_accounts'], cfg['domain.max_aliases'],
              cfg['domain.max_alias_domains']), note)
         self.log(_('domain %s added') % name, name)
+        self._warn_others_write('domain.directory_mode')
         self.staging.build_domain(domain.directory, domain.gid,
                                   cfg['domain.directory_mode'])
         for localpart, destination in cfg['domain.default_aliases']:
@@ -319,11 +331,20 @@ class Handler:
         counts = domain.counts()
         if not force and (counts['accounts'] or counts['aliases'] or
                           counts['relocated'] or counts['catchall']):
+            parts = [
+                ngettext('%d account', '%d accounts', counts['accounts'])
+                % counts['accounts'],
+                ngettext('%d alias', '%d aliases', counts['aliases'])
+                % counts['aliases'],
+                ngettext('%d relocated user', '%d relocated users',
+                         counts['relocated']) % counts['relocated'],
+                ngettext('%d catch-all destination',
+                         '%d catch-all destinations', counts['catchall'])
+                % counts['catchall']]
             raise VMMError(
-                _("The domain '%(domain)s' still has %(accounts)d accounts, "
-                  "%(aliases)d aliases, %(relocated)d relocated users and "
-                  "%(catchall)d catch-all destinations; use --force to "
-                  "delete them too") % dict(counts, domain=domain.unicode),
+                _("The domain '%(domain)s' still has %(what)s; use --force "
+                  "to delete them too") % {'domain': domain.unicode,
+                                           'what': ', '.join(parts)},
                 errors.ALIAS_AND_ACCOUNT_EXIST)
         domain.delete()
         self.log(_('domain %s deleted') % domain.name, domain.name)
@@ -434,7 +455,7 @@ class Handler:
 
     def relaydomain_add(self, name, transport=None, recipients=()):
         name = DomainName(name)
-        transport = Transport(transport) if transport else \
+        transport = Transport(transport) if transport is not None else \
             self.config['misc.relay_transport']
         localparts = []
         for text in recipients:
@@ -472,6 +493,7 @@ class Handler:
                                  password_hash, self._maillocation_id(),
                                  name=name, note=note)
         self.log(_('account %s added') % address, address)
+        self._warn_others_write('account.directory_mode')
         self.create_mailbox(account)
         return account
 
@@ -515,10 +537,12 @@ class Handler:
             self.require_root()
         pointing = account.aliases_pointing_here()
         if pointing and not force:
-            raise VMMError(_("There are %(count)d aliases or catch-all "
-                             "destinations pointing at '%(address)s'; use "
-                             "--force to remove them too")
-                           % {'count': len(pointing),
+            raise VMMError(ngettext(
+                "There is %(count)d alias or catch-all destination pointing "
+                "at '%(address)s'; use --force to remove it too",
+                "There are %(count)d aliases or catch-all destinations "
+                "pointing at '%(address)s'; use --force to remove them too",
+                len(pointing)) % {'count': len(pointing),
                               'address': account.unicode},
                            errors.ALIAS_PRESENT)
         if pointing:
@@ -632,9 +656,12 @@ class Handler:
     def _check_expansion_limit(self, count, address):
         limit = self.postconf_int('virtual_alias_expansion_limit', 1000)
         if count > limit:
-            raise VMMError(_("The alias '%(alias)s' would have %(count)d "
-                             "destinations; Postfix's "
-                             "virtual_alias_expansion_limit is %(limit)d")
+            raise VMMError(ngettext(
+                "The alias '%(alias)s' would have %(count)d destination; "
+                "Postfix's virtual_alias_expansion_limit is %(limit)d",
+                "The alias '%(alias)s' would have %(count)d destinations; "
+                "Postfix's virtual_alias_expansion_limit is %(limit)d",
+                count)
                            % {'alias': address, 'count': count,
                               'limit': limit}, errors.TOO_MANY_DESTINATIONS)
 
@@ -652,16 +679,18 @@ class Handler:
                            errors.RELOCATED_EXISTS)
         alias = Alias(self.cur, domain, address.localpart)
         present = alias.destinations()
+        added, skipped = new_destinations(set(present), destinations)
+        # Before anything is written: a refused alias costs no work.
+        self._check_expansion_limit(len(present) + len(added),
+                                    address.unicode)
         if not present:
             domain.check_limit('aliases')
-        added, skipped = alias.add(destinations)
+        alias.insert(added)
         for destination in skipped:
             self.warnings.append(
                 _("The destination '%(dest)s' is already in the alias "
                   "'%(alias)s'") % {'dest': EmailAddress.display(destination),
                                     'alias': address.unicode})
-        self._check_expansion_limit(len(present) + len(added),
-                                    address.unicode)
         self._warn_missing_destinations(added)
         if added:
             self.check_alias_loops(
@@ -697,6 +726,9 @@ class Handler:
         destinations = self._destinations(destinations)
         catchall = CatchallAlias(self.cur, domain)
         present = catchall.destinations()
+        added, _skipped = new_destinations(set(present), destinations)
+        self._check_expansion_limit(len(present) + len(added),
+                                    '@' + domain.unicode)
         if not present:
             domain.check_limit('aliases')
         added, skipped = catchall.add(destinations)
@@ -706,8 +738,6 @@ class Handler:
                   "destination of '%(domain)s'")
                 % {'dest': EmailAddress.display(destination),
                    'domain': domain.unicode})
-        self._check_expansion_limit(len(present) + len(added),
-                                    '@' + domain.unicode)
         self._warn_missing_destinations(added)
         if added:
             self.check_alias_loops(self._loop_starts_for_domain(domain))

@@ -75,19 +75,6 @@ def command_name(name):
     return name if name in COMMANDS else SHORT_NAMES.get(name)
 
 
-def _find_subcommand(argv):
-    """The subcommand in *argv*, skipping the global options."""
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in ('-c', '--config'):
-            skip = True
-        elif not arg.startswith('-'):
-            return command_name(arg)
-    return None
-
-
 def main(argv=None):
     """Entry point of the ``vmm`` script; returns the exit status."""
     previous = _stop_like_ctrl_c()
@@ -163,9 +150,8 @@ def _restore_signals(previous):
 
 def _run(argv, output):
     try:
-        from vmm.cli.parser import build_parser
-        parser = build_parser(_find_subcommand(argv))
-        args = parser.parse_args(argv)
+        from vmm.cli.parser import parse_command_line
+        args = parse_command_line(argv)
         args.argv = argv
         if args.version:
             from vmm.cli.general_cmd import print_version

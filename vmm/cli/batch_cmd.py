@@ -25,28 +25,54 @@ class _LineParsers:
 
     def parse(self, argv):
         from vmm.cli import command_name
-        from vmm.cli.parser import build_parser
+        from vmm.cli.parser import build_parser, parse_subcommand
         name = command_name(argv[0])
         if name is None:
-            raise VMMError(_("unknown subcommand '%s'") % argv[0],
-                           errors.USAGE)
+            from vmm.cli.parser import unknown_subcommand
+            raise unknown_subcommand(argv[0])
         if name in NOT_IN_BATCH:
             raise VMMError(_("'%s' cannot run inside a batch") % argv[0],
                            errors.USAGE)
         if name not in self._parsers:
             self._parsers[name] = build_parser(name)
         try:
-            args = self._parsers[name].parse_args(argv)
+            args = parse_subcommand(self._parsers[name], name, argv)
         except SystemExit:  # -h printed the help
             raise VMMError(_('-h cannot run inside a batch'),
                            errors.USAGE) from None
         args.argv = argv
         return args
 
+    def shown(self, argv):
+        """The line as an error shows it: no password, not even one that
+        follows a mistyped option."""
+        from vmm.cli import command_name
+        from vmm.cli.parser import shown_words
+        name = command_name(argv[0])
+        if name not in self._parsers:
+            # Unknown: what follows (or is attached) may be anything.
+            return argv[0].partition('=')[0] if argv[0].startswith('-') \
+                else argv[0]
+        argv = shown_words(self._parsers[name], argv)
+        return common.loggable_command_line(name, argv)[len('vmm '):]
+
+
+# shlex takes time quadratic in the length of one word: a bound keeps a
+# runaway line from stalling the batch (aliasadd with 1,000 destinations
+# is some 40,000 characters).
+MAX_LINE = 256 * 1024
+
 
 def _lines(source):
     """(number, text, argv) of each line that holds a command."""
     for number, text in enumerate(source, 1):
+        if len(text) > MAX_LINE:
+            # Only the command's name: the rest may hold a password.
+            yield number, (text.split(None, 1) or [''])[0][:40] + ' …', \
+                VMMError(
+                    _('the line is longer than %d characters') % MAX_LINE,
+                    errors.USAGE)
+            continue
         try:
             argv = shlex.split(text, comments=True)
         except ValueError as err:
@@ -79,10 +105,7 @@ def do_batch(args):
                     line_args.func(line_args)
             except VMMError as err:
                 if not isinstance(argv, VMMError):
-                    # As the audit log shows it: no password on screen.
-                    from vmm.cli import command_name
-                    text = common.loggable_command_line(
-                        command_name(argv[0]) or '', argv)[len('vmm '):]
+                    text = parsers.shown(argv)
                 output.error(_('line %(number)d: %(line)s: %(error)s')
                              % {'number': number, 'line': text,
                                 'error': err.msg}, err.code)

@@ -31,6 +31,16 @@ def do_configset(args):
     split_option(args.option)
     _check_one_line(args.option, args.value)
     config.set(args.option, args.value)
+    warn_others_write(config)
+
+
+def warn_others_write(config):
+    """The explicit choice of misc.allow_others_write, said each time."""
+    from vmm.config import others_may_write
+    for name in others_may_write(config.values()):
+        output.warning(_('%(option)s = %(mode)04o lets others write in the '
+                         'directories (misc.allow_others_write is on)')
+                       % {'option': name, 'mode': config[name]})
 
 
 def do_configure(args):
@@ -60,7 +70,7 @@ def do_configure(args):
                     break
                 try:
                     _check_one_line(name, answer)
-                    parse_value(section, option, answer, config.path)
+                    parse_value(section, option, answer)
                 except VMMError as err:
                     output.warning(err.msg)
                     continue
@@ -71,6 +81,7 @@ def do_configure(args):
                                errors.VMM_TOO_MANY_FAILURES)
     if changes:
         config.set_many(changes)
+        warn_others_write(config)
 
 
 def build_configget(sub, name, short):

@@ -33,8 +33,8 @@ def do_help(args):
         return
     name = command_name(args.subcommand)
     if name is None:
-        raise VMMError(_("Unknown subcommand: '%s' (see `vmm help`)")
-                       % args.subcommand, errors.USAGE)
+        from vmm.cli.parser import unknown_subcommand
+        raise unknown_subcommand(args.subcommand)
     parser = build_parser(name)
     parser.subparsers.choices[name].print_help(sys.stdout)
 

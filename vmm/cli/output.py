@@ -124,5 +124,6 @@ def items(key, title, entries, text=str, empty=None):
         print('\t%s' % text(entry))
         count += 1
     if not count:
-        print('\t%s' % (empty or _('None')))
+        # In parentheses: not to be mistaken for an entry named "None".
+        print('\t%s' % (empty or _('(none)')))
     print()

@@ -59,10 +59,8 @@ _ON_ONLY = ('subject', 'message', 'message_file', 'date_from', 'date_until',
 def _usage(args, message):
     """A usage error (exit 2) as argparse words it -- raised, not exited,
     so that a batch reports it for its line."""
-    from vmm import errors
-    from vmm.errors import VMMError
-    return VMMError('%s (%s)' % (message, _('see `%s -h`')
-                                 % args.vacation_parser.prog), errors.USAGE)
+    from vmm.cli.parser import usage_error
+    return usage_error(message, 'uservacation')
 
 
 def do_uservacation(args):

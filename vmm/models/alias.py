@@ -6,6 +6,12 @@ from vmm.i18n import _
 from vmm.models.values import EmailAddress
 
 
+def new_destinations(present, destinations):
+    """(to add, already present) of *destinations*, each once, in order."""
+    added = [d for d in dict.fromkeys(destinations) if d not in present]
+    return added, [d for d in destinations if d in present]
+
+
 class Alias:
     """All destinations of one alias address (``alias`` rows)."""
 
@@ -35,15 +41,14 @@ class Alias:
                            errors.NO_SUCH_ALIAS)
         return destinations
 
-    def add(self, destinations):
-        """Add the new ones; return (added, already present)."""
-        present = set(self.destinations())
-        added = [d for d in dict.fromkeys(destinations) if d not in present]
-        for destination in added:
+    def insert(self, destinations):
+        """Write *destinations* (not present yet) in one statement: the
+        lookup cache is then refreshed once, not once per row."""
+        if destinations:
             self._cur.execute('INSERT INTO alias (gid, address, destination) '
-                              'VALUES (%s, %s, %s)',
-                              (self.domain.gid, self.localpart, destination))
-        return added, [d for d in destinations if d in present]
+                              'SELECT %s, %s, unnest(%s::varchar[])',
+                              (self.domain.gid, self.localpart,
+                               list(destinations)))
 
     def delete(self, destinations=None):
         """Delete the given destinations, or all; return what was deleted.
@@ -79,12 +84,12 @@ class CatchallAlias:
 
     def add(self, destinations):
         present = set(self.destinations())
-        added = [d for d in dict.fromkeys(destinations) if d not in present]
-        for destination in added:
+        added, skipped = new_destinations(present, destinations)
+        if added:
             self._cur.execute('INSERT INTO catchall (gid, destination) '
-                              'VALUES (%s, %s)',
-                              (self.domain.gid, destination))
-        return added, [d for d in destinations if d in present]
+                              'SELECT %s, unnest(%s::varchar[])',
+                              (self.domain.gid, added))
+        return added, skipped
 
     def delete(self, destinations=None):
         present = self.destinations()

@@ -3,7 +3,7 @@ alias domains (further names of a primary domain) and relay domains."""
 
 from vmm import errors
 from vmm.errors import VMMError
-from vmm.i18n import _
+from vmm.i18n import _, ngettext
 from vmm.models import shared
 from vmm.models.values import display_domain
 
@@ -183,12 +183,24 @@ class Domain:
         if what == 'aliases' and used['catchall']:
             in_use += 1
         if in_use + adding > limit:
-            labels = {'accounts': _('accounts'), 'aliases': _('aliases'),
-                      'alias_domains': _('alias domains')}
-            raise VMMError(_("The domain '%(domain)s' may have at most "
-                             "%(limit)d %(what)s (%(used)d in use)")
-                           % {'domain': self.unicode, 'limit': limit,
-                              'what': labels[what], 'used': in_use},
+            messages = {
+                'accounts': ngettext(
+                    "The domain '%(domain)s' may have at most %(limit)d "
+                    "account (%(used)d in use)",
+                    "The domain '%(domain)s' may have at most %(limit)d "
+                    "accounts (%(used)d in use)", limit),
+                'aliases': ngettext(
+                    "The domain '%(domain)s' may have at most %(limit)d "
+                    "alias (%(used)d in use)",
+                    "The domain '%(domain)s' may have at most %(limit)d "
+                    "aliases (%(used)d in use)", limit),
+                'alias_domains': ngettext(
+                    "The domain '%(domain)s' may have at most %(limit)d "
+                    "alias domain (%(used)d in use)",
+                    "The domain '%(domain)s' may have at most %(limit)d "
+                    "alias domains (%(used)d in use)", limit)}
+            raise VMMError(messages[what] % {'domain': self.unicode,
+                                             'limit': limit, 'used': in_use},
                            errors.DOMAIN_LIMIT_REACHED)
 
     def alias_domain_names(self):

@@ -5,11 +5,37 @@ from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
 
-_PATTERN_PART_CHARS = frozenset(
+_LOCAL_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-/=?^_`{|}~.")
+_DOMAIN_CHARS = frozenset('abcdefghijklmnopqrstuvwxyz0123456789-.')
+# At the start or end of either part: any text.
+_WILDCARDS = '%*'
 
 
-def _ace_fragment(text):
+def _invalid(pattern, reason):
+    from vmm.models.values import printable
+    return VMMError(_("Invalid pattern '%(pattern)s': %(reason)s")
+                    % {'pattern': printable(pattern), 'reason': reason},
+                    errors.INVALID_OPTION)
+
+
+def _bad_character(pattern, core, allowed, is_domain):
+    """The reason *core* is refused, or None."""
+    for char in core:
+        if char in allowed:
+            continue
+        if is_domain and char in _WILDCARDS:
+            return _('% and * are wildcards only at the start or end of the '
+                     'domain part')
+        shown = _('a space') if char == ' ' else \
+            ('"%s"' if char == "'" else "'%s'") % char
+        if is_domain:
+            return _('%s cannot appear in a domain name') % shown
+        return _('%s cannot appear in a local part') % shown
+    return None
+
+
+def _ace_fragment(pattern, text):
     """Non-ASCII labels of a domain pattern in ACE form."""
     import idna
     try:
@@ -17,38 +43,41 @@ def _ace_fragment(text):
                         if not label.isascii() else label
                         for label in text.split('.'))
     except (idna.IDNAError, UnicodeError):
-        raise VMMError(_("Invalid pattern: '%s'") % text,
-                       errors.INVALID_OPTION) from None
+        raise _invalid(pattern, _('not a valid internationalised domain '
+                                  'name')) from None
 
 
-def _pattern_part(text, is_domain):
-    """One side of a pattern as SQL LIKE; ``%`` only at its ends."""
-    core = text.strip('%').lower()
+def _pattern_part(pattern, text, is_domain):
+    """One side of a pattern as SQL LIKE: ``%`` or ``*`` at its ends are
+    wildcards; inside a local part they are the characters themselves."""
+    starts = text[:1] in _WILDCARDS
+    ends = text[-1:] in _WILDCARDS
+    core = text.strip(_WILDCARDS).lower()
     if is_domain and not core.isascii():
-        core = _ace_fragment(core)
-    if '%' in core or not set(core) <= _PATTERN_PART_CHARS:
-        raise VMMError(_("Invalid pattern: '%s' (%% is a wildcard only at "
-                         "the start or end)") % text, errors.INVALID_OPTION)
-    core = core.replace('_', '\\_')
-    return ('%' if text.startswith('%') else '') + core + \
-        ('%' if text.endswith('%') else '')
+        core = _ace_fragment(pattern, core)
+    reason = _bad_character(pattern, core,
+                            _DOMAIN_CHARS if is_domain else _LOCAL_CHARS,
+                            is_domain)
+    if reason:
+        raise _invalid(pattern, reason)
+    core = core.replace('%', '\\%').replace('_', '\\_')
+    return ('%' if starts else '') + core + ('%' if ends and core else '')
 
 
-def _idn_likes(conn, text):
+def _idn_likes(conn, pattern, text):
     """The domain side of a pattern whose wildcard cuts into a non-ASCII
     label: ACE cannot be matched in part, so the IDN names are compared in
     Unicode here and returned as exact LIKE patterns."""
     import idna
-    core = text.strip('%').lower()
+    core = text.strip(_WILDCARDS).lower()
     try:
         core = idna.uts46_remap(core, std3_rules=False, transitional=False)
     except (idna.IDNAError, UnicodeError):
         pass
-    if '%' in core:
-        raise VMMError(_("Invalid pattern: '%s' (%% is a wildcard only at "
-                         "the start or end)") % text, errors.INVALID_OPTION)
+    if any(char in _WILDCARDS or char.isspace() for char in core):
+        raise _invalid(pattern, _bad_character(pattern, core, (), True))
     from vmm.models.values import display_domain
-    starts, ends = text.startswith('%'), text.endswith('%')
+    starts, ends = text[:1] in _WILDCARDS, text[-1:] in _WILDCARDS
     with conn.cursor() as cur:
         cur.execute('SELECT domainname FROM domain_name WHERE strpos('
                     "domainname, 'xn--') > 0 UNION SELECT domainname FROM "
@@ -65,26 +94,27 @@ def _idn_likes(conn, text):
 
 
 def parse_pattern(pattern, conn=None):
-    """SPEC §2: (local LIKE or None, [domain LIKE, …]) for a search
-    pattern; with *conn*, Unicode fragments of IDN labels match too."""
+    """(local LIKE or None, [domain LIKE, …]) for a search pattern as
+    vmm(1) describes it; with *conn*, Unicode fragments of IDN labels
+    match too."""
     if pattern is None:
         return None, ['%']
     if '\0' in pattern or not pattern.isprintable():
         raise VMMError(_('Invalid pattern: control characters are not '
                          'allowed'), errors.INVALID_OPTION)
     if pattern.count('@') > 1:
-        raise VMMError(_("Invalid pattern: '%s'") % pattern,
-                       errors.INVALID_OPTION)
+        raise _invalid(pattern, _('more than one @'))
     if '@' in pattern:
-        local, domain = pattern.split('@')
-        local, domain = _pattern_part(local or '%', False), domain or '%'
+        local, domain = pattern.rsplit('@', 1)
+        local, domain = _pattern_part(pattern, local or '%', False), \
+            domain or '%'
     else:
         local, domain = None, pattern
-    domain_core = domain.strip('%')
+    domain_core = domain.strip(_WILDCARDS)
     if conn is not None and not domain_core.isascii() and \
             domain_core != domain:
-        return local, _idn_likes(conn, domain)
-    return local, [_pattern_part(domain, True)]
+        return local, _idn_likes(conn, pattern, domain)
+    return local, [_pattern_part(pattern, domain, True)]
 
 
 def _stream(conn, sql, params):

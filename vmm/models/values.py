@@ -21,9 +21,9 @@ _PLACEHOLDER = re.compile(r'%[nd=]')
 
 
 def _idna_error(name, reason=''):
-    message = _("Invalid domain name: '%s'") % _printable(name)
+    message = _("Invalid domain name: '%s'") % printable(name)
     if reason:
-        message += ' (%s)' % reason
+        message += ' (%s)' % printable(reason)
     return VMMError(message, errors.DOMAIN_INVALID)
 
 
@@ -49,16 +49,23 @@ class DomainName(str):
             ace = _ace_from_idna(name)
         if len(ace) > MAX_DOMAIN_LENGTH:
             raise VMMError(_("The domain name '%s' is too long")
-                           % _printable(name), errors.DOMAIN_TOO_LONG)
+                           % printable(name), errors.DOMAIN_TOO_LONG)
         labels = ace.split('.')
         if len(labels) < 2 or not all(_LDH_LABEL.match(l) for l in labels):
             if any(len(l) > 63 for l in labels):
                 raise VMMError(_("The domain name '%s' has a label longer "
-                                 "than 63 characters") % _printable(name),
+                                 "than 63 characters") % printable(name),
                                errors.DOMAIN_TOO_LONG)
             raise _idna_error(name)
         if labels[-1].isdigit():
             raise _idna_error(name)
+        for label in labels:
+            # IDNA 2008 reserves "--" in the 3rd and 4th position for
+            # encodings such as xn--; the idna package refuses them too.
+            if label[2:4] == '--' and not label.startswith('xn--'):
+                raise _idna_error(name, _("label '%s' has hyphens in the "
+                                          "3rd and 4th position")
+                                  % label)
         return ace
 
     @property
@@ -99,17 +106,32 @@ def check_localpart(localpart):
     if len(localpart.encode('utf-8', 'surrogateescape')) > \
             MAX_LOCALPART_OCTETS:
         raise VMMError(_("The local part '%s' is longer than 64 octets")
-                       % _printable(localpart), errors.LOCALPART_TOO_LONG)
+                       % printable(localpart), errors.LOCALPART_TOO_LONG)
     if not _LOCALPART.match(localpart) or localpart.startswith('.') or \
             localpart.endswith('.') or '..' in localpart:
         raise VMMError(_("The local part '%s' contains invalid characters")
-                       % _printable(localpart), errors.LOCALPART_INVALID)
+                       % printable(localpart), errors.LOCALPART_INVALID)
     return localpart.lower()
 
 
-def _printable(text):
-    return text.encode('unicode_escape', 'backslashreplace').decode(
-        'ascii') if not text.isprintable() else text
+def printable(text):
+    """*text* for an error message: a byte that was not UTF-8 (a surrogate
+    escape) as ``\\xff``, other invisible characters as Python escapes."""
+    if text.isprintable():
+        return text
+    shown = []
+    for char in text:
+        code = ord(char)
+        if 0xdc80 <= code <= 0xdcff:
+            shown.append('\\x%02x' % (code - 0xdc00))
+        elif char.isprintable():
+            shown.append(char)
+        else:
+            shown.append(char.encode('unicode_escape', 'backslashreplace')
+                         .decode('ascii'))
+    return ''.join(shown)
+
+
 
 
 MAX_NAME_LENGTH = 128
@@ -125,7 +147,7 @@ def check_text(text, what, multiline=False, max_length=None):
            0xd800 <= ord(c) <= 0xdfff for c in text):
         raise VMMError(_("Invalid %(what)s: '%(text)s' (control characters "
                          "and invalid Unicode are not allowed)")
-                       % {'what': what, 'text': _printable(text[:100])},
+                       % {'what': what, 'text': printable(text[:100])},
                        errors.INVALID_OPTION)
     if max_length is not None and len(text) > max_length:
         raise VMMError(_('The %(what)s is longer than %(max)d characters')
@@ -147,17 +169,17 @@ class EmailAddress:
             raise VMMError(_('Invalid address: NUL characters are not '
                              'allowed'), errors.INVALID_ADDRESS)
         if address.count('@') != 1:
-            raise VMMError(_("Invalid address: '%s'") % _printable(address),
+            raise VMMError(_("Invalid address: '%s'") % printable(address),
                            errors.INVALID_ADDRESS)
         localpart, domain = address.split('@')
         if not domain:
             raise VMMError(_("Missing domain name after '%s@'")
-                           % _printable(localpart), errors.DOMAIN_NO_NAME)
+                           % printable(localpart), errors.DOMAIN_NO_NAME)
         self.localpart = check_localpart(localpart)
         self.domain = DomainName(domain)
         if len(str(self).encode('utf-8')) > MAX_ADDRESS_OCTETS:
             raise VMMError(_("The address '%s' is too long")
-                           % _printable(address), errors.INVALID_ADDRESS)
+                           % printable(address), errors.INVALID_ADDRESS)
 
     def __str__(self):
         return '%s@%s' % (self.localpart, self.domain)
@@ -189,7 +211,7 @@ class EmailAddress:
                                      destination)
             if '%' in probe:
                 raise VMMError(_("Invalid placeholder in '%s' (use %%n, %%d "
-                                 "or %%=)") % _printable(destination),
+                                 "or %%=)") % printable(destination),
                                errors.INVALID_ADDRESS)
             EmailAddress(probe)
             local, _at, domain = destination.rpartition('@')
@@ -212,9 +234,9 @@ class QuotaLimit:
     """Storage bytes and message count; 0 means unlimited."""
 
     __slots__ = ('bytes', 'messages')
-    _UNITS = {'': 1, 'b': 1, 'k': 1024, 'K': 1024, 'M': 1024 ** 2,
-              'G': 1024 ** 3}
-    _SIZE = re.compile(r'([0-9]{1,20})([bkKMG]?)\Z')
+    # The suffix in either case (10k = 10K, 10g = 10G); no spaces.
+    _UNITS = {'': 1, 'b': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3}
+    _SIZE = re.compile(r'([0-9]{1,20})([bkmgBKMG]?)\Z')
 
     def __init__(self, bytes_, messages=0):
         self.bytes = bytes_
@@ -222,24 +244,25 @@ class QuotaLimit:
 
     @classmethod
     def parse_bytes(cls, text):
-        match = cls._SIZE.match(text.strip())
+        match = cls._SIZE.match(text)
         if not match:
             raise VMMError(_("Invalid storage size: '%s' (a whole number "
-                             "with an optional suffix b, k, M or G)")
-                           % _printable(text), errors.INVALID_OPTION)
-        size = int(match.group(1)) * cls._UNITS[match.group(2)]
+                             "with an optional suffix b, k, M or G in "
+                             "either case, no spaces)")
+                           % printable(text), errors.INVALID_OPTION)
+        size = int(match.group(1)) * cls._UNITS[match.group(2).lower()]
         if size > 2 ** 63 - 1:
             raise VMMError(_("Storage size too large: '%s'")
-                           % _printable(text), errors.INVALID_OPTION)
+                           % printable(text), errors.INVALID_OPTION)
         return size
 
     @staticmethod
     def parse_messages(text):
-        text = str(text).strip()
+        text = str(text)
         if not text.isdigit() or not text.isascii() or \
                 int(text) > 2 ** 31 - 1:
             raise VMMError(_("Invalid number of messages: '%s' (a whole "
-                             "number, 0 for unlimited)") % _printable(text),
+                             "number, 0 for unlimited)") % printable(text),
                            errors.INVALID_OPTION)
         return int(text)
 
@@ -247,7 +270,7 @@ class QuotaLimit:
     def format_bytes(size):
         """Bytes in the largest unit that divides them, as vmm.cfg takes."""
         for suffix in ('G', 'M', 'k'):
-            unit = QuotaLimit._UNITS[suffix]
+            unit = QuotaLimit._UNITS[suffix.lower()]
             if size and size % unit == 0:
                 return '%d%s' % (size // unit, suffix)
         return str(size)
@@ -273,7 +296,7 @@ class ServiceSet:
             if name not in SERVICES:
                 raise VMMError(_("Unknown service: '%(service)s' (known: "
                                  "%(known)s)") % {
-                                     'service': _printable(name),
+                                     'service': printable(name),
                                      'known': ', '.join(SERVICES)},
                                errors.UNKNOWN_SERVICE)
         return names
@@ -291,20 +314,79 @@ class ServiceSet:
         return self.as_tuple() == other.as_tuple()
 
 
-_TRANSPORT = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]*'
-                        r'(:[^\s\x00-\x1f\x7f\ud800-\udfff]*)?\Z')
+_TRANSPORT_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]*\Z')
+_NEXTHOP_CHARS = re.compile(r'[^\s\x00-\x1f\x7f\ud800-\udfff]*\Z')
+_FREE_TEXT = re.compile(r'[^\x00-\x1f\x7f\ud800-\udfff]*\Z')
+_SERVICE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_-]*\Z')
+# Transports whose next hop is a text for the sender, spaces and all.
+_TEXT_TRANSPORTS = ('error', 'retry', 'discard')
+
+
+def _nexthop_problem(transport, nexthop):
+    """What is wrong with *nexthop* as transport(5) reads it, or None."""
+    if transport in _TEXT_TRANSPORTS:
+        return None if _FREE_TEXT.match(nexthop) else \
+            _('control characters are not allowed')
+    if not _NEXTHOP_CHARS.match(nexthop):
+        return _('spaces and control characters are not allowed')
+    if nexthop.startswith('unix:'):
+        return None if len(nexthop) > 5 else _('no socket path after unix:')
+    host = nexthop[5:] if nexthop.startswith('inet:') else nexthop
+    service = None
+    if host.startswith('['):
+        end = host.find(']')
+        if end < 0:
+            return _("'[' without ']'")
+        if end == 1:
+            return _('nothing between [ and ]')
+        rest = host[end + 1:]
+        if rest and not rest.startswith(':') or '[' in host[1:] or \
+                ']' in rest:
+            return _('only :port may follow [host]')
+        service = rest[1:] if rest else None
+        if rest and not service:
+            return _("no port after ':'")
+    elif '[' in host or ']' in host:
+        return _("'[' and ']' only around the whole host, as in [host]:port")
+    elif ':' in host:
+        host, _colon, service = host.rpartition(':')
+        if not host or not service:
+            return _("host and port must both be given around ':'")
+    if service is not None:
+        if service.isdigit() and service.isascii():
+            if not 1 <= int(service) <= 65535:
+                return _('port %s is out of range (1-65535)') % service
+        elif not _SERVICE.match(service):
+            return _("'%s' is not a port number or service name") % service
+    return None
 
 
 class Transport(str):
-    """A Postfix transport: ``transport``, ``transport:`` or
-    ``transport:nexthop`` (transport(5))."""
+    """A Postfix transport, ``transport:`` or ``transport:nexthop``, read
+    as transport(5) reads it: a master.cf service name, then a next hop
+    that is ``host``, ``host:port``, ``[host]``, ``[host]:port``,
+    ``inet:host:port`` or ``unix:path``."""
 
     __slots__ = ()
 
     def __new__(cls, text):
-        if len(text) > MAX_TRANSPORT_LENGTH or not _TRANSPORT.match(text):
-            raise VMMError(_("Invalid transport: '%s' (transport, "
-                             "transport: or transport:nexthop, at most 270 "
-                             "characters)") % _printable(text[:300]),
-                           errors.INVALID_OPTION)
+        name, colon, nexthop = text.partition(':')
+        if not text:
+            problem = _('it is empty')
+        elif len(text) > MAX_TRANSPORT_LENGTH:
+            problem = _('longer than %d characters') % MAX_TRANSPORT_LENGTH
+        elif not _TRANSPORT_NAME.match(name):
+            problem = _('the part before the colon must be a master.cf '
+                        'service name such as smtp or lmtp')
+        elif not colon:
+            problem = _("no colon: write '%s:' for the default next hop")\
+                % name
+        else:
+            problem = _nexthop_problem(name, nexthop)
+        if problem:
+            raise VMMError(_("Invalid transport '%(transport)s': "
+                             "%(problem)s (transport: or transport:nexthop, "
+                             "see transport(5))")
+                           % {'transport': printable(text[:100]),
+                              'problem': problem}, errors.INVALID_OPTION)
         return str.__new__(cls, text)
