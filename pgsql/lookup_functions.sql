@@ -1,4 +1,4 @@
--- The lookup interface Postfix and Dovecot query (SPEC §5).
+-- The lookup interface Postfix and Dovecot query (vmm(1), LOOKUP INTERFACE).
 --
 -- Names, argument order and column names are those of vmm 0.7, so existing
 -- pgsql-*.cf and dovecot-sql.conf.ext files keep working.  Each function is
@@ -239,19 +239,20 @@ BEGIN
 END;
 $$;
 
--- Functions are executable by everyone unless revoked; only the roles
--- set-permissions.sql names may call these.
-REVOKE ALL ON FUNCTION
-    postfix_virtual_alias_map(varchar, varchar),
-    postfix_virtual_mailbox_map(varchar, varchar),
-    postfix_virtual_uid_map(varchar, varchar),
-    postfix_transport_map(varchar, varchar),
-    postfix_relocated_map(varchar, varchar),
-    postfix_smtpd_sender_login_map(varchar, varchar),
-    postfix_relay_domain_map(varchar),
-    postfix_relay_recipient_map(varchar, varchar),
-    dovecotpassword(varchar, varchar),
-    dovecotuser(varchar, varchar),
-    dovecotquotauser(varchar, varchar)
-  FROM PUBLIC;
+-- Which client each lookup function serves, by its name: postfix_… are
+-- Postfix's, dovecot… Dovecot's.  The grants (here, set-permissions.sql,
+-- the vmm 0.7 upgrade) and vmm check go by this view, so a new lookup
+-- needs naming only once, where it is defined.
+CREATE OR REPLACE VIEW vmm_lookup_function AS
+    SELECT p.oid::regprocedure AS function,
+           CASE WHEN p.proname LIKE 'postfix\_%' THEN 'postfix'
+                ELSE 'dovecot' END AS client
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = 'public'
+       AND (p.proname LIKE 'postfix\_%' OR p.proname LIKE 'dovecot%');
+
+-- Functions are executable by everyone unless revoked: none of vmm's
+-- is (a trigger runs its function whoever changed the row); the roles
+-- set-permissions.sql names may call their lookups.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;
 REVOKE ALL ON postfix_gid FROM PUBLIC;

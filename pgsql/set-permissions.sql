@@ -13,26 +13,18 @@
 
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM :"postfix", :"dovecot";
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM :"postfix", :"dovecot";
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM :"postfix", :"dovecot";
 GRANT USAGE ON SCHEMA public TO :"postfix", :"dovecot";
 
-GRANT EXECUTE ON FUNCTION
-    postfix_virtual_alias_map(varchar, varchar),
-    postfix_virtual_mailbox_map(varchar, varchar),
-    postfix_virtual_uid_map(varchar, varchar),
-    postfix_transport_map(varchar, varchar),
-    postfix_relocated_map(varchar, varchar),
-    postfix_smtpd_sender_login_map(varchar, varchar),
-    postfix_relay_domain_map(varchar),
-    postfix_relay_recipient_map(varchar, varchar)
-  TO :"postfix";
+-- Each role may run its client's lookup functions (the view
+-- vmm_lookup_function says whose each is).
+SELECT format('GRANT EXECUTE ON FUNCTION %s TO %I', function,
+              CASE client WHEN 'postfix' THEN :'postfix' ELSE :'dovecot' END)
+  FROM vmm_lookup_function
+\gexec
 -- virtual_mailbox_domains and virtual_gid_maps read this view.
 GRANT SELECT ON postfix_gid TO :"postfix";
 
-GRANT EXECUTE ON FUNCTION
-    dovecotpassword(varchar, varchar),
-    dovecotuser(varchar, varchar),
-    dovecotquotauser(varchar, varchar)
-  TO :"dovecot";
 -- iterate_query (doveadm -A) reads local parts and domain names directly.
 GRANT SELECT (local_part, gid) ON users TO :"dovecot";
 GRANT SELECT (gid) ON domain_data TO :"dovecot";

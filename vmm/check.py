@@ -234,13 +234,6 @@ POSTFIX_MAPS = (
 )
 RELAY_PARAMETERS = ('relay_domains', 'relay_recipient_maps')
 
-POSTFIX_FUNCTIONS = (
-    'postfix_virtual_alias_map', 'postfix_virtual_mailbox_map',
-    'postfix_virtual_uid_map', 'postfix_transport_map',
-    'postfix_relocated_map', 'postfix_smtpd_sender_login_map',
-    'postfix_relay_recipient_map')
-
-
 def pgsql_tables(value):
     """The files of the ``pgsql:`` tables in a parameter's value (a
     ``proxy:`` in front is dropped: postmap asks the table itself)."""
@@ -1005,6 +998,13 @@ class Checker:
             + ' ORDER BY 1', (role,))
         return [row[0] for row in self.cur.fetchall()]
 
+    def _lookup_functions(self, client):
+        """The lookup functions of *client* (postfix or dovecot), as the
+        schema's view vmm_lookup_function names them."""
+        self.cur.execute('SELECT function::text FROM vmm_lookup_function '
+                         'WHERE client = %s ORDER BY 1', (client,))
+        return [row[0] for row in self.cur.fetchall()]
+
     def _may_execute(self, role, function):
         self.cur.execute("SELECT has_function_privilege(%s, p::oid, "
                          "'EXECUTE') FROM to_regprocedure(%s) p",
@@ -1045,11 +1045,9 @@ class Checker:
             if self._may_execute(role, 'dovecotpassword(varchar,varchar)'):
                 problems.append(_('it can call dovecotpassword(), which '
                                   'returns password hashes'))
-            missing = [f for f in POSTFIX_FUNCTIONS if not self._may_execute(
-                role, '%s(varchar,varchar)' % f)]
-            if not self._may_execute(role, 'postfix_relay_domain_map('
-                                     'varchar)'):
-                missing.append('postfix_relay_domain_map')
+            missing = [function.split('(')[0] for function in
+                       self._lookup_functions('postfix')
+                       if not self._may_execute(role, function)]
             if 'postfix_gid' not in readable:
                 missing.append('postfix_gid')
         else:

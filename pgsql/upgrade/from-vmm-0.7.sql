@@ -349,6 +349,7 @@ SELECT vmm_rebuild_lookup_cache();
 DO $$
 DECLARE
     r record;
+    f regprocedure;
 BEGIN
     FOR r IN
         SELECT DISTINCT pg_get_userbyid(a.grantee) AS role
@@ -356,15 +357,10 @@ BEGIN
          WHERE c.oid = 'public.transport'::regclass
            AND a.grantee <> 0 AND a.grantee <> c.relowner
     LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION
-            postfix_virtual_alias_map(varchar, varchar),
-            postfix_virtual_mailbox_map(varchar, varchar),
-            postfix_virtual_uid_map(varchar, varchar),
-            postfix_transport_map(varchar, varchar),
-            postfix_relocated_map(varchar, varchar),
-            postfix_smtpd_sender_login_map(varchar, varchar),
-            postfix_relay_domain_map(varchar),
-            postfix_relay_recipient_map(varchar, varchar) TO %I', r.role);
+        FOR f IN SELECT function FROM vmm_lookup_function
+                  WHERE client = 'postfix' LOOP
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, r.role);
+        END LOOP;
         EXECUTE format('GRANT SELECT ON postfix_gid TO %I', r.role);
     END LOOP;
     FOR r IN
@@ -373,10 +369,10 @@ BEGIN
          WHERE c.oid = 'public.service_set'::regclass
            AND a.grantee <> 0 AND a.grantee <> c.relowner
     LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION
-            dovecotpassword(varchar, varchar),
-            dovecotuser(varchar, varchar),
-            dovecotquotauser(varchar, varchar) TO %I', r.role);
+        FOR f IN SELECT function FROM vmm_lookup_function
+                  WHERE client = 'dovecot' LOOP
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, r.role);
+        END LOOP;
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON userquota '
                        'TO %I', r.role);
     END LOOP;

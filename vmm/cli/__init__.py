@@ -152,7 +152,6 @@ def _run(argv, output):
     try:
         from vmm.cli.parser import parse_command_line
         args = parse_command_line(argv)
-        args.argv = argv
         if args.version:
             from vmm.cli.general_cmd import print_version
             print_version()

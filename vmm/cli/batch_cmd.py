@@ -40,7 +40,6 @@ class _LineParsers:
         except SystemExit:  # -h printed the help
             raise VMMError(_('-h cannot run inside a batch'),
                            errors.USAGE) from None
-        args.argv = argv
         return args
 
     def shown(self, argv):
@@ -53,8 +52,7 @@ class _LineParsers:
             # Unknown: what follows (or is attached) may be anything.
             return argv[0].partition('=')[0] if argv[0].startswith('-') \
                 else argv[0]
-        argv = shown_words(self._parsers[name], argv)
-        return common.loggable_command_line(name, argv)[len('vmm '):]
+        return ' '.join(shown_words(self._parsers[name], argv))
 
 
 # shlex takes time quadratic in the length of one word: a bound keeps a

@@ -1,5 +1,5 @@
 """Glue shared by the command modules: running a handler in one
-transaction, reading passwords, hiding secrets from the audit log."""
+transaction, reading passwords."""
 
 import sys
 
@@ -7,33 +7,6 @@ from vmm import errors
 from vmm.cli import output
 from vmm.errors import VMMError
 from vmm.i18n import _
-
-# Options whose value is a password or a hash, never written to the log.
-SECRET_OPTIONS = ('-p', '--password', '--hash')
-SECRET_COMMANDS = ('useradd', 'userpassword', 'domainadd', 'configset')
-
-
-def loggable_command_line(command, argv):
-    """The command line with passwords and hashes replaced by ``***``."""
-    shown, hide_next = ['vmm'], False
-    secret_options = SECRET_OPTIONS if command in SECRET_COMMANDS else ()
-    for arg in argv:
-        if hide_next:
-            shown.append('***')
-            hide_next = False
-        elif arg in secret_options:
-            shown.append(arg)
-            hide_next = True
-        elif any(arg.startswith(opt + '=') for opt in secret_options
-                 if opt.startswith('--')):
-            shown.append(arg.split('=', 1)[0] + '=***')
-        elif secret_options and arg.startswith('-p') and len(arg) > 2 and \
-                not arg.startswith('--'):
-            shown.append('-p***')
-        else:
-            shown.append(arg)
-    return ' '.join(shown)
-
 
 # The handler of the running ``vmm batch``: its subcommands share its
 # connection and transaction instead of opening their own.
@@ -49,8 +22,7 @@ def run(args, work):
     """
     from vmm.cli import COMMANDS
     from vmm.handler import Handler
-    command_line = loggable_command_line(args.command,
-                                         getattr(args, 'argv', []))
+    command_line = getattr(args, 'command_line', 'vmm ' + args.command)
     if batch_handler is not None:
         result = work(batch_handler)
         batch_handler.end_command(command_line)

@@ -49,8 +49,9 @@ class ArgumentParser(argparse.ArgumentParser):
         raise usage_error(message, words[1] if len(words) > 1 else None)
 
 
-# Options whose value is a password or a hash.
-SECRET_OPTIONS = ('-p', '--password', '--hash')
+# The destinations of the options whose value is a password or a hash:
+# never shown in an error, never written to the audit log.
+_SECRET_DESTS = ('password', 'hash')
 
 # The words of the command line being parsed that a usage error must not
 # show: what follows a password option or an option vmm does not know (a
@@ -64,7 +65,7 @@ def _option_name(arg):
     return arg[:2], arg[2:]
 
 
-def _find_secrets(argv, known):
+def _find_secrets(argv, known, secret):
     secrets = set()
     for index, arg in enumerate(argv):
         if arg == '--':
@@ -72,7 +73,7 @@ def _find_secrets(argv, known):
         if not arg.startswith('-') or arg == '-':
             continue
         name, attached = _option_name(arg)
-        if name in SECRET_OPTIONS or name not in known:
+        if name in secret or name not in known:
             if attached:
                 secrets.add(attached)
             if index + 1 < len(argv):
@@ -95,11 +96,14 @@ def _shown_extra(arg):
     return '***' if arg in _secrets else arg
 
 
-def _known_options(parser):
-    known = set(parser._option_string_actions)
+def _options(parser):
+    """(every option string the parser knows, those whose value is a
+    password or a hash)."""
+    actions = dict(parser._option_string_actions)
     for sub in parser.subparsers.choices.values():
-        known.update(sub._option_string_actions)
-    return known
+        actions.update(sub._option_string_actions)
+    return set(actions), {option for option, action in actions.items()
+                          if action.dest in _SECRET_DESTS}
 
 
 def parse_command_line(argv):
@@ -110,7 +114,7 @@ def parse_command_line(argv):
     global _secrets
     position, word = _subcommand_word(argv)
     top = {'-h', '--help', '-v', '--version', '--json', '-c', '--config'}
-    _secrets = _find_secrets(argv, top)
+    _secrets = _find_secrets(argv, top, set())
     for arg in argv[:position]:
         if arg.startswith('-') and _option_name(arg)[0] not in top:
             raise usage_error(_('unrecognized arguments: %s')
@@ -125,7 +129,8 @@ def parse_subcommand(parser, name, argv):
     """*argv* parsed by *parser* (built for subcommand *name*); unknown
     words are a usage error that shows no password."""
     global _secrets
-    _secrets = _find_secrets(argv, _known_options(parser))
+    known, secret = _options(parser)
+    _secrets = _find_secrets(argv, known, secret)
     try:
         args, extras = parser.parse_known_args(argv)
         if extras:
@@ -133,18 +138,20 @@ def parse_subcommand(parser, name, argv):
                 _shown_extra(arg) for arg in extras), name)
     finally:
         _secrets = set()
+    # What the audit log records of it.
+    args.command_line = ' '.join(['vmm'] + shown_words(parser, argv))
     return args
 
 
 def shown_words(parser, argv):
     """*argv* with every word a usage error must not show as ``***``."""
-    known = _known_options(parser)
-    secrets = _find_secrets(argv, known)
+    known, secret = _options(parser)
+    secrets = _find_secrets(argv, known, secret)
     shown = []
     for arg in argv:
         name, attached = _option_name(arg)
         if arg.startswith('-') and attached and \
-                (name in SECRET_OPTIONS or name not in known):
+                (name in secret or name not in known):
             shown.append(name + ('=***' if arg.startswith('--') else '***'))
         else:
             shown.append('***' if arg in secrets else arg)
