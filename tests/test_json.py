@@ -98,3 +98,26 @@ def test_unicode_stays_unicode(vmm, db):
     result = vmm('--json', 'ld')
     assert 'bücher.example' in result.out
     assert json.loads(result.out)['domains'][0]['name'] == 'bücher.example'
+
+
+def test_listing_that_fails_half_way_is_still_one_document(capsys):
+    from vmm.cli import output
+    from vmm.errors import VMMError
+
+    def rows():
+        yield {'address': 'a@example.org'}
+        yield {'address': 'b@example.org'}
+        raise VMMError('the database went away', 35)
+    output.set_json(True)
+    try:
+        with pytest.raises(VMMError):
+            output.items('addresses', 'Addresses', rows())
+        output.error('the database went away', 35)
+        output.finish()
+    finally:
+        output.set_json(False)
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {'addresses': [
+        {'address': 'a@example.org'}, {'address': 'b@example.org'}]}
+    assert json.loads(captured.err) == {'error': 'the database went away',
+                                        'code': 35}

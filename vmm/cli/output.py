@@ -112,10 +112,14 @@ def items(key, title, entries, text=str, empty=None):
         _key(key)
         sys.stdout.write('[')
         first = True
-        for entry in entries:
-            sys.stdout.write(('' if first else ',\n  ') + _dump(entry))
-            first = False
-        sys.stdout.write(']')
+        try:
+            for entry in entries:
+                sys.stdout.write(('' if first else ',\n  ') + _dump(entry))
+                first = False
+        finally:
+            # Closed even when the rows fail half-way (the error goes to
+            # stderr): stdout stays one JSON document.
+            sys.stdout.write(']')
         return
     print(title)
     print('-' * len(title))
