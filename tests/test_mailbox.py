@@ -11,6 +11,7 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from conftest import require, skip_unless
 from vmm import errors, jail as jail_module, mailbox
 from vmm.errors import VMMError
 from vmm.jail import DirectoryJail, remove_tree_at
@@ -21,11 +22,11 @@ UID, GID = 70001, 70000
 IS_ROOT = os.geteuid() == 0
 DOVEADM = shutil.which('doveadm') or '/usr/bin/doveadm'
 DOVECOT = shutil.which('dovecot') or '/usr/sbin/dovecot'
-needs_root = pytest.mark.skipif(not IS_ROOT, reason='needs root (chown)')
-needs_dovecot = pytest.mark.skipif(
-    not (IS_ROOT and os.access(DOVEADM, os.X_OK)
-         and os.access(DOVECOT, os.X_OK)),
-    reason='needs root and Dovecot (dovecot, doveadm)')
+HAS_DOVECOT = IS_ROOT and os.access(DOVEADM, os.X_OK) \
+    and os.access(DOVECOT, os.X_OK)
+needs_root = skip_unless(IS_ROOT, 'needs root (chown)')
+needs_dovecot = skip_unless(HAS_DOVECOT,
+                            'needs root and Dovecot (dovecot, doveadm)')
 
 
 def traversable_dir(prefix):
@@ -409,8 +410,7 @@ IMPLIED = ('Lists', 'Archiv', 'Archiv.2024')
 
 @pytest.fixture
 def home(base):
-    if not IS_ROOT:
-        pytest.skip('needs root')
+    require(IS_ROOT, 'needs root')
     jail = DirectoryJail(base)
     jail.make_domain_directory(base + '/a/70000', GID, 0o770)
     return jail.make_home(base + '/a/70000/70001', UID, GID, 0o700)
@@ -631,9 +631,7 @@ userdb {{
 @pytest.fixture(scope='module')
 def dovecot():
     """(server, jail, domain directory) shared by the Dovecot tests."""
-    if not (IS_ROOT and os.access(DOVEADM, os.X_OK)
-            and os.access(DOVECOT, os.X_OK)):
-        pytest.skip('needs root and Dovecot')
+    require(HAS_DOVECOT, 'needs root and Dovecot')
     run = traversable_dir('vmm-test-dovecot-')
     os.chmod(run, 0o755)
     mail = traversable_dir('vmm-test-mail-')

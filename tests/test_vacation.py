@@ -24,14 +24,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import servers
+from conftest import skip_unless
 from vmm import vacation
 from vmm.vacation import Previous, Settings
 
 SIEVEC = shutil.which('sievec') or '/usr/bin/sievec'
 SIEVE_TEST = shutil.which('sieve-test') or '/usr/bin/sieve-test'
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0,
-                                reason='vmm writes homes as root')
+needs_root = skip_unless(os.geteuid() == 0, 'vmm writes homes as root')
 
 
 def ok(result):
