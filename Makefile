@@ -28,7 +28,9 @@ $(BIN)/vmm: setup.py pyproject.toml $(wildcard po/*.po)
 
 venv: system $(BIN)/vmm
 
+# Lint first (ruff, configured in pyproject.toml): it takes a second.
 test: venv
+	$(BIN)/ruff check vmm tests setup.py
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 
 demo: venv

@@ -69,7 +69,8 @@ setup(
         'configupdater>=3.1',
     ],
     extras_require={
-        'test': ['pytest>=7', 'hypothesis>=6', 'Babel>=2.12', 'wheel'],
+        'test': ['pytest>=7', 'hypothesis>=6', 'Babel>=2.12', 'wheel',
+                 'ruff>=0.4'],
     },
     entry_points={'console_scripts': ['vmm = vmm.cli:main']},
     cmdclass={'build_py': BuildWithCatalogs},

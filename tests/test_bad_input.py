@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vmm.errors import VMMError
+from vmm.models.values import DomainName, EmailAddress, QuotaLimit, Transport
+
 from cli_helpers import assert_error, take_snapshot
 from conftest import TEMPLATE_DB, Runner, write_config
-from vmm.errors import VMMError
-from vmm.models.values import (DomainName, EmailAddress, QuotaLimit,
-                               Transport)
 
 LONG_LABEL = 'a' * 64
 LONG_NAME = '.'.join(['a' * 63] * 4) + '.example'       # 263 characters

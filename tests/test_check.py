@@ -166,7 +166,8 @@ def test_correct_installation_passes_every_check(vmm, mail, data, state):
     assert [c for c in document['checks'] if c['status'] != 'ok'] == []
     assert set(checks) == {
         'database', 'schema', 'base_directory', 'interrupted_runs',
-        'postfix', 'postfix:virtual_mailbox_domains', 'postfix:virtual_mailbox_maps',
+        'postfix', 'postfix:virtual_mailbox_domains',
+        'postfix:virtual_mailbox_maps',
         'postfix:virtual_alias_maps', 'postfix:virtual_uid_maps',
         'postfix:virtual_gid_maps', 'postfix:transport_maps',
         'postfix:relocated_maps', 'postfix:smtpd_sender_login_maps',

@@ -14,8 +14,15 @@ import time
 import pytest
 from passlib.hash import sha512_crypt
 
-from cli_helpers import (Unchanged, account_row, assert_error, assert_ok,
-                         check_maildir, fails_cleanly, runner)
+from cli_helpers import (
+    Unchanged,
+    account_row,
+    assert_error,
+    assert_ok,
+    check_maildir,
+    fails_cleanly,
+    runner,
+)
 
 SCHEME = '{SHA512-CRYPT}'
 

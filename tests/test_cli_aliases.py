@@ -6,8 +6,13 @@ their exit codes and no change."""
 
 import pytest
 
-from cli_helpers import (Unchanged, assert_ok, fails_cleanly,
-                         fake_postconf, runner)
+from cli_helpers import (
+    Unchanged,
+    assert_ok,
+    fails_cleanly,
+    fake_postconf,
+    runner,
+)
 
 
 @pytest.fixture

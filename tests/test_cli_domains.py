@@ -11,9 +11,16 @@ import re
 import pytest
 from passlib.hash import sha512_crypt
 
-from cli_helpers import (Unchanged, account_row, assert_ok,
-                         check_domain_directory, check_maildir,
-                         domain_row, fails_cleanly, runner)
+from cli_helpers import (
+    Unchanged,
+    account_row,
+    assert_ok,
+    check_domain_directory,
+    check_maildir,
+    domain_row,
+    fails_cleanly,
+    runner,
+)
 
 IDN = 'bücher.example'
 IDN_ACE = 'xn--bcher-kva.example'

@@ -6,9 +6,10 @@ import stat
 
 import pytest
 
-from conftest import write_config
 from vmm import config as vmm_config
 from vmm.config import OPTIONS, Config
+
+from conftest import write_config
 
 
 def cfg_file(tmp_path, text, mode=0o600, name='vmm.cfg'):
@@ -130,7 +131,8 @@ BAD_VALUES = [
     ('misc', 'allow_others_write', 'perhaps'),
     ('domain', 'directory_mode', '0779'), ('domain', 'directory_mode', '077'),
     ('domain', 'directory_mode', '0777'), ('domain', 'directory_mode', '511'),
-    ('account', 'directory_mode', '700'), ('account', 'directory_mode', '0702'),
+    ('account', 'directory_mode', '700'),
+    ('account', 'directory_mode', '0702'),
     ('account', 'directory_mode', '010000'),
 ]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import write_config, servers
+from conftest import servers, write_config
 
 
 def one_line_35(result):

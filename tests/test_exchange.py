@@ -234,6 +234,7 @@ def test_document_format(vmm, db, tmp_path):
 
 def test_round_trip_of_the_demo_data(vmm, db, second, tmp_path):
     import shlex
+
     from demo import LOOKUPS, SESSION
     for line in SESSION.strip().splitlines():
         argv = shlex.split(line)[1:]
@@ -408,6 +409,7 @@ def test_conflicts_with_the_database(exported, second, tmp_path):
     err = one_line_error(run('im', path), 73)
     assert "domains[0].alias_domains[1]: The domain 'ölig.example' already " \
         'exists as an alias domain' in err
+    assert db2.dump() == before
     ok(run('add', 'ölig.example'))
     gid = db2.scalar('SELECT gid FROM domain_data')
     document = copy.deepcopy(exported)

@@ -3,8 +3,6 @@ compute from the tables, through every kind of change vmm makes."""
 
 import random
 
-import pytest
-
 # Each cache table against its views, both ways (EXCEPT ALL), in the
 # views' columns: the cache's generated columns (address, target) are
 # checked by the lookups themselves.
@@ -36,7 +34,8 @@ def differences(db):
 SCRIPT = [
     ('da', 'example.org'), ('da', 'other.test', '-t', 'smtp:[mx.other]'),
     ('ada', 'example.net', 'example.org'),
-    ('ua', 'jane@example.org', '-p', 'x'), ('ua', 'joe@example.org', '-p', 'x'),
+    ('ua', 'jane@example.org', '-p', 'x'),
+    ('ua', 'joe@example.org', '-p', 'x'),
     ('ua', 'bob@other.test', '-p', 'x'),
     ('aa', 'team@example.org', 'jane@example.org', 'joe@example.org'),
     ('aa', 'fwd@example.org', '%n@other.test'),
@@ -44,9 +43,12 @@ SCRIPT = [
     ('caa', 'example.org', 'jane@example.org'),
     ('caa', 'example.org', 'joe@example.org'),
     ('ua', 'late@example.org', '-p', 'x'),
-    ('ut', 'jane@example.org', 'smtp:[relay]'), ('uq', 'joe@example.org', '1G'),
-    ('us', 'joe@example.org', '-d', 'imap'), ('up', 'joe@example.org', '-p', 'y'),
-    ('dq', 'example.org', '5M'), ('dt', 'example.org', 'lmtp:inet:127.0.0.1:24'),
+    ('ut', 'jane@example.org', 'smtp:[relay]'),
+    ('uq', 'joe@example.org', '1G'),
+    ('us', 'joe@example.org', '-d', 'imap'),
+    ('up', 'joe@example.org', '-p', 'y'),
+    ('dq', 'example.org', '5M'),
+    ('dt', 'example.org', 'lmtp:inet:127.0.0.1:24'),
     ('ds', 'example.org', '-d', 'pop3', '--force'),
     ('ada', 'example.com', 'other.test'),
     ('ads', 'example.com', 'example.org'),

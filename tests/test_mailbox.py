@@ -9,14 +9,22 @@ import tempfile
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conftest import require, skip_unless
-from vmm import errors, jail as jail_module, mailbox
+from vmm import errors, mailbox
+from vmm import jail as jail_module
 from vmm.errors import VMMError
 from vmm.jail import DirectoryJail, remove_tree_at
-from vmm.mailbox import (create_mailbox, disk_usage, imap_utf7_decode,
-                         imap_utf7_encode, parse_folders)
+from vmm.mailbox import (
+    create_mailbox,
+    disk_usage,
+    imap_utf7_decode,
+    imap_utf7_encode,
+    parse_folders,
+)
+
+from conftest import require, skip_unless
 
 UID, GID = 70001, 70000
 IS_ROOT = os.geteuid() == 0
@@ -234,7 +242,8 @@ def refusals(base, outside):
         ('dotdot inside', lambda j: j.make_domain_directory(
             base + '/a/../b/70000', GID, 0o770)),
         ('dotdot remove', lambda j: j.check_directory(base + '/a/..')),
-        ('dotdot remove 2', lambda j: j.check_directory(base + '/a/70000/../..')),
+        ('dotdot remove 2', lambda j: j.check_directory(
+            base + '/a/70000/../..')),
         ('outside', lambda j: j.make_domain_directory(
             outside + '/70001', GID, 0o770)),
         ('outside remove', lambda j: j.check_directory(outside + '/70000')),

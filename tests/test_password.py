@@ -16,11 +16,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vmm import errors
-from vmm import password
+from vmm import errors, password
 from vmm.errors import VMMError
-from vmm.password import (ENCODINGS, SCHEMES, check_hash, check_scheme,
-                          hash_password, list_schemes, random_password)
+from vmm.password import (
+    ENCODINGS,
+    SCHEMES,
+    check_hash,
+    check_scheme,
+    hash_password,
+    list_schemes,
+    random_password,
+)
 
 DOVEADM = shutil.which('doveadm') or '/usr/bin/doveadm'
 USER = 'user@example.org'

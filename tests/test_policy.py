@@ -5,8 +5,13 @@ import re
 
 import pytest
 
-from cli_helpers import (Unchanged, assert_ok, fails_cleanly, fake_postconf,
-                         runner)
+from cli_helpers import (
+    Unchanged,
+    assert_ok,
+    fails_cleanly,
+    fake_postconf,
+    runner,
+)
 
 
 def info_fields(out):

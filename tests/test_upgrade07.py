@@ -18,9 +18,10 @@ import subprocess
 import psycopg2
 import pytest
 
-from conftest import Runner, write_config
 from vmm import schema
 from vmm.errors import DatabaseError
+
+from conftest import Runner, write_config
 
 # ---------------------------------------------------------------------------
 # vmm 0.7, from Debian

@@ -23,10 +23,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import servers
-from conftest import skip_unless
 from vmm import vacation
 from vmm.vacation import Previous, Settings
+
+import servers
+from conftest import skip_unless
 
 SIEVEC = shutil.which('sievec') or '/usr/bin/sievec'
 SIEVE_TEST = shutil.which('sieve-test') or '/usr/bin/sieve-test'

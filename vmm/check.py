@@ -379,6 +379,7 @@ class Checker:
         """Run ``work()`` (database queries); a database error becomes a
         FAIL line and the transaction is rolled back."""
         import psycopg2
+
         from vmm.database import first_line
         try:
             return work()
@@ -673,8 +674,8 @@ class Checker:
                 continue
             domains, addresses = keys
             wanted = domains if pmap.keys == 'domain' else addresses
-            expected = self._query(name, lambda: expected_answers(
-                self.cur, pmap, wanted))
+            expected = self._query(name, lambda pmap=pmap, wanted=wanted:
+                                   expected_answers(self.cur, pmap, wanted))
             if expected is None:
                 continue
             for path in chosen:
@@ -978,13 +979,13 @@ class Checker:
         postfix = self.postfix_roles or {'postfix': None}
         dovecot = self.dovecot_roles or {'dovecot': None}
         for role, source in sorted(postfix.items()):
-            self._query('role:' + role,
-                        lambda: self._check_role(role, source, 'postfix'))
+            self._query('role:' + role, lambda role=role, source=source:
+                        self._check_role(role, source, 'postfix'))
         for role, source in sorted(dovecot.items()):
             if role in postfix:
                 continue        # one role for both: checked as Postfix's
-            self._query('role:' + role,
-                        lambda: self._check_role(role, source, 'dovecot'))
+            self._query('role:' + role, lambda role=role, source=source:
+                        self._check_role(role, source, 'dovecot'))
 
     def _relations(self, role, privilege):
         self.cur.execute(

@@ -369,7 +369,7 @@ class Config:
                                       % {'option': '%s.%s' % (section, option),
                                          'file': path})
         for section, options in OPTIONS.items():
-            for option, (parse, default) in options.items():
+            for option, (_parse, default) in options.items():
                 text = parser.get(section, option, fallback=default)
                 values[section, option] = parse_value(
                     section, option, text, path)

@@ -360,7 +360,8 @@ def import_file(handler, path, dry_run=False):
     text = read_import_file(path)
     if not dry_run:
         handler.require_root()
-    handler.jail.real_base          # 56 when misc.base_directory is missing
+    # 56 when misc.base_directory is missing
+    handler.jail.real_base  # noqa: B018
     if text.lstrip().startswith(('{', '[')):
         document = _parse_json(text)
         work = lambda: _import_json(handler, document, dry_run)  # noqa: E731
@@ -599,8 +600,8 @@ def _check_mailbox(handler, value, where):
 
 
 def _check_account(handler, value, where, plan):
-    from vmm.models.values import MAX_NAME_LENGTH
     from vmm import password as pw
+    from vmm.models.values import MAX_NAME_LENGTH
     _object(value, where, ('local_part', 'uid', 'password'),
             ('name', 'note', 'transport', 'quota', 'services', 'mailbox'))
     localpart = _localpart_value(value['local_part'],
@@ -930,6 +931,7 @@ def _advance_sequence(cur, sequence, table, column):
 
 def _import_json(handler, document, dry_run):
     from psycopg2.extras import execute_values
+
     from vmm.models import loops
     plan = check_document(handler, document)
     cur = handler.cur
@@ -1102,6 +1104,7 @@ CSV_HEADER = ('address', 'password', 'name')
 def _import_csv(handler, text, dry_run):
     import csv
     import io
+
     from vmm.models import shared
     from vmm.models.account import Account
     reader = csv.reader(io.StringIO(text, newline=''), strict=True)
@@ -1118,7 +1121,7 @@ def _import_csv(handler, text, dry_run):
                                 _('invalid CSV: %s') % err) from None
 
     records = rows()
-    for line, header in records:
+    for line, header in records:  # noqa: B007 (the header's, used below)
         if any(field.strip() for field in header):
             break
     else:
@@ -1192,8 +1195,7 @@ class _CsvChecker:
     def record(self, line, address_text, password, name=''):
         from vmm import password as pw
         from vmm.models.account import refuse_existing
-        from vmm.models.values import (MAX_NAME_LENGTH, EmailAddress,
-                                       check_text)
+        from vmm.models.values import MAX_NAME_LENGTH, EmailAddress, check_text
         where = self._field(line, 'address')
         with _at(where):
             address = EmailAddress(address_text.strip())

@@ -17,12 +17,18 @@ from vmm.config import Config
 from vmm.errors import VMMError
 from vmm.i18n import _, ngettext
 from vmm.models.account import Account, refuse_existing
-from vmm.models.alias import (Alias, CatchallAlias, Relocated,
-                              new_destinations)
+from vmm.models.alias import Alias, CatchallAlias, Relocated, new_destinations
 from vmm.models.domain import AliasDomain, Domain, RelayDomain, name_kind
-from vmm.models.values import (MAX_NAME_LENGTH, DomainName, EmailAddress,
-                               QuotaLimit, ServiceSet, Transport,
-                               check_text, display_domain)
+from vmm.models.values import (
+    MAX_NAME_LENGTH,
+    DomainName,
+    EmailAddress,
+    QuotaLimit,
+    ServiceSet,
+    Transport,
+    check_text,
+    display_domain,
+)
 
 
 class Handler:
@@ -78,7 +84,8 @@ class Handler:
 
     @property
     def cur(self):
-        self.conn
+        if self._conn is None:
+            self._connect()
         return self._cur
 
     def log(self, change, *objects):
@@ -482,7 +489,6 @@ class Handler:
 
     def user_add(self, text, password, note=None, name=None):
         """Create the account and its mailbox; *password* is plain text."""
-        cfg = self.config
         self.require_root()
         note = check_text(note, _('note'), multiline=True)
         name = check_text(name, _('name'), max_length=MAX_NAME_LENGTH)

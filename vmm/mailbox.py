@@ -44,8 +44,14 @@ when (so that a killed run leaves nothing half-done) :mod:`vmm.staging`'s.
 
 import os
 
-from vmm.errors import (MAILLOCATION_INIT, NO_SUCH_BINARY, NO_SUCH_DIRECTORY,
-                        NOT_EXECUTABLE, VMM_ERROR, VMMError)
+from vmm.errors import (
+    MAILLOCATION_INIT,
+    NO_SUCH_BINARY,
+    NO_SUCH_DIRECTORY,
+    NOT_EXECUTABLE,
+    VMM_ERROR,
+    VMMError,
+)
 from vmm.i18n import _
 from vmm.jail import DIR_FLAGS, check_id, check_mode, require_root
 
@@ -404,8 +410,8 @@ def create_mailbox(home, uid, gid, mode, fmt, root, folders, subscribe, user,
         finally:
             os.close(root_fd)
         if fmt != 'maildir':
-            run = lambda args: _run_doveadm(doveadm, home, uid, gid, fmt,
-                                            root, user, args)
+            def run(args):
+                _run_doveadm(doveadm, home, uid, gid, fmt, root, user, args)
             run(['mailbox', 'create', 'INBOX'])
             if folders:
                 names = [name.replace('.', '/') for name in folders]

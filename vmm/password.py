@@ -53,6 +53,7 @@ heavy is imported inside the functions that need it.
 """
 
 import os
+
 from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
@@ -249,6 +250,7 @@ def _blf_crypt(pw, opts):
 def _argon2(type_name, cost):
     def generate(pw, opts):
         import secrets
+
         from argon2 import low_level
         return low_level.hash_secret(
             pw, secrets.token_bytes(16), hash_len=32,

@@ -4,8 +4,13 @@ userquota, userservices, usertransport, getuser, listpwschemes."""
 import argparse
 
 from vmm.cli import common, output
-from vmm.cli.domain_cmd import (_services, format_quota, format_services,
-                                quota_json, services_json)
+from vmm.cli.domain_cmd import (
+    _services,
+    format_quota,
+    format_services,
+    quota_json,
+    services_json,
+)
 from vmm.cli.parser import add_command
 from vmm.i18n import _
 

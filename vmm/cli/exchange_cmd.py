@@ -88,6 +88,7 @@ def do_log(args):
 
 def _since(text):
     import argparse
+
     from vmm import exchange
     try:
         return exchange.parse_since(text)

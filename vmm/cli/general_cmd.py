@@ -2,10 +2,8 @@
 
 import sys
 
-from vmm import errors
 from vmm.cli import common, output
 from vmm.cli.parser import add_command
-from vmm.errors import VMMError
 from vmm.i18n import _
 
 

@@ -161,6 +161,7 @@ def shown_words(parser, argv):
 def unknown_subcommand(word):
     """Exit 2 naming the mistyped subcommand and the nearest real one."""
     import difflib
+
     from vmm.cli import COMMANDS, SHORT_NAMES
     close = difflib.get_close_matches(word, list(COMMANDS), n=1)
     if not close:

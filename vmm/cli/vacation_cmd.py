@@ -28,6 +28,7 @@ def read_message(args):
     """The reply's text from -m or --message-file (``-``: standard
     input), UTF-8."""
     import sys
+
     from vmm import errors
     from vmm.errors import VMMError
     if args.message is not None:

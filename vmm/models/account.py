@@ -85,7 +85,8 @@ class Account:
         address cannot be taken meanwhile by another vmm)."""
         refuse_existing(cur, domain, localpart)
         cur.execute(
-            'INSERT INTO users (local_part, passwd, name, uid, gid, mid, note) '
+            'INSERT INTO users (local_part, passwd, name, uid, gid, mid, '
+            'note) '
             "VALUES (%s, %s, %s, coalesce(%s, nextval('users_uid')), %s, %s, "
             '%s) ON CONFLICT DO NOTHING RETURNING ' +
             cls._COLUMNS.replace('u.', ''),

@@ -1,7 +1,7 @@
 """Rows shared by domains and accounts: transports, quota limits, service
 sets and mail locations are stored once and referenced by id."""
 
-from vmm.models.values import QuotaLimit, ServiceSet, SERVICES
+from vmm.models.values import SERVICES, QuotaLimit, ServiceSet
 
 
 def _id_of(cur, table, key, columns, values):
