@@ -1,4 +1,4 @@
-"""The bad-input corpus (issue 3): every case gets its SPEC §8 exit
+"""The bad-input corpus: every case gets its vmm(1) EXIT STATUS exit
 status, exactly one ``Error:`` line on stderr, no traceback, and changes
 nothing in the database or the mail tree.  Plus Hypothesis properties of
 the value parsers: any text gives a value or a VMMError, never another

@@ -1,4 +1,4 @@
-"""`vmm check` (issue 13, SPEC §9 installation check).
+"""`vmm check` (vmm(1) installation check).
 
 Against the private Postfix and Dovecot of tests/mailservers.py, with data
 set up by vmm commands: a correct installation passes every check; then,

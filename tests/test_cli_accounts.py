@@ -1,4 +1,4 @@
-"""Accounts through the real entry point (SPEC §3, §4): useradd,
+"""Accounts through the real entry point (vmm(1)): useradd,
 userdelete, userinfo, username, usernote, userpassword, userquota,
 userservices, usertransport, getuser — long and short names, the database
 rows, the mailbox tree, password input, and the failures with their exit

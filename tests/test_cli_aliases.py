@@ -1,5 +1,5 @@
 """Aliases, relocated users and catch-all destinations through the real
-entry point (SPEC §3, §4): aliasadd, aliasdelete, aliasinfo, relocatedadd,
+entry point (vmm(1)): aliasadd, aliasdelete, aliasinfo, relocatedadd,
 relocateddelete, relocatedinfo, catchalladd, catchalldelete, catchallinfo
 — long and short names, rows, lookups, warnings, and the failures with
 their exit codes and no change."""

@@ -1,4 +1,4 @@
-"""Domains and alias domains through the real entry point (SPEC §3, §4):
+"""Domains and alias domains through the real entry point (vmm(1)):
 domainadd, domaindelete, domaininfo, domainquota, domainservices,
 domaintransport, domainnote, aliasdomainadd, aliasdomaindelete,
 aliasdomaininfo, aliasdomainswitch — long and short names, the database

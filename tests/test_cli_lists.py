@@ -1,4 +1,4 @@
-"""Lists and the rest through the real entry point (SPEC §2, §3):
+"""Lists and the rest through the real entry point (vmm(1) ARGUMENTS):
 listdomains, listaddresses, listaliases, listrelocated, listusers with the
 pattern rules, listpwschemes, help, version, configget, configset,
 configure, dbupgrade."""

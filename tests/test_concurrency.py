@@ -1,4 +1,4 @@
-"""Concurrent vmm processes (issue 3, issue 10): real separate processes
+"""Concurrent vmm processes: real separate processes
 of the installed script against one database.
 
 Where a race must really happen, the test holds the lock the commands

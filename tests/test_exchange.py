@@ -1,4 +1,4 @@
-"""export and import (SPEC §9): the JSON document, round trips that keep
+"""export and import (vmm(1)): the JSON document, round trips that keep
 every lookup answer, CSV files of accounts, all-or-nothing failures."""
 
 import copy

@@ -1,4 +1,4 @@
-"""The audit log (SPEC §9): one record per changing command, in its
+"""The audit log (vmm(1)): one record per changing command, in its
 transaction, no secrets, and ``vmm log`` with its filters."""
 
 import json

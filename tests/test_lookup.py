@@ -1,5 +1,5 @@
-"""The lookup interface of SPEC §5, on data built with vmm: what Postfix
-and Dovecot will be told for primary and alias domains, placeholders,
+"""The lookup interface (vmm(1) LOOKUP INTERFACE), on data built with vmm:
+what Postfix and Dovecot will be told for primary and alias domains, placeholders,
 catch-alls, inheritance and overrides, unknown names."""
 
 import pytest

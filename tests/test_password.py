@@ -1,5 +1,5 @@
 """vmm.password: every scheme hashed in-process and verified by the real
-``doveadm pw -t`` of Dovecot (issue 4, SPEC §4 "Passwords").
+``doveadm pw -t`` of Dovecot (vmm(1) DESCRIPTION "Passwords").
 
 These tests need Dovecot's ``doveadm``; without it they fail, never skip.
 """

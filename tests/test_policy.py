@@ -1,4 +1,4 @@
-"""Domain policy (SPEC §9, issue 10 without the private Postfix): domain
+"""Domain policy (vmm(1), without the private Postfix): domain
 limits, default aliases, the alias-loop guard and relay domains."""
 
 import re

@@ -1,4 +1,4 @@
-"""Postfix and Dovecot end to end: real mail in, real IMAP out (issue 5).
+"""Postfix and Dovecot end to end: real mail in, real IMAP out.
 
 A private Postfix and Dovecot (tests/servers.py, started once per session
 by the ``mailservers`` fixture of tests/mailservers.py) run from the files

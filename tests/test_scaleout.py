@@ -1,4 +1,4 @@
-"""Scale-out (SPEC §9): a private primary with a streaming hot standby.
+"""Scale-out (vmm(1)): a private primary with a streaming hot standby.
 vmm writes through a host list that names the standby first; reads work
 on the standby alone; writes against the standby alone fail cleanly; the
 standby keeps answering lookups while the primary is down."""

@@ -1,4 +1,4 @@
-"""Upgrading a live vmm 0.6/0.7 database (issue 6, UPGRADE).
+"""Upgrading a live vmm 0.6/0.7 database (UPGRADE).
 
 vmm 0.7's schema comes from Debian's package at test time (``apt-get
 download vmm``, ``dpkg -x``); nothing of it is kept in the repository.  A

@@ -1,4 +1,4 @@
-"""uservacation (issue 11, SPEC §9 "Vacation").
+"""uservacation (vmm(1) "Vacation").
 
 Unit tests of the Sieve script vmm writes (escaping, dates, validity with
 Pigeonhole's own ``sievec``/``sieve-test``), of the file handling in the

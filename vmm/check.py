@@ -1,5 +1,5 @@
 """``vmm check``: verify a live installation the way a postmaster would by
-hand (SPEC §9, installation check).
+hand (vmm(1), installation check).
 
 Every check returns :class:`Result` objects (status ``ok``, ``warning`` or
 ``FAIL``, a name, and a detail that says what to change, naming the file or

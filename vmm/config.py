@@ -254,7 +254,8 @@ def split_option(name):
 
 
 def find_config_file(explicit=None):
-    """The file SPEC §1 names: --config, $VMM_CONFIG, then the search path."""
+    """The file to read (vmm(1) FILES): --config, $VMM_CONFIG, then the
+    search path."""
     if explicit:
         return explicit
     from_env = os.environ.get('VMM_CONFIG')

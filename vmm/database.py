@@ -59,3 +59,12 @@ def connect(config, read_write=True, timeout=10):
                 % hosts) from None
         raise DatabaseError(_('Cannot connect to the database: %s')
                             % reason) from None
+
+
+def stream(conn, name, sql, params):
+    """Rows of *sql* from the server-side cursor *name*, a few thousand at
+    a time: a listing of any length costs the same memory."""
+    with conn.cursor(name=name) as cur:
+        cur.itersize = 2000
+        cur.execute(sql, params)
+        yield from cur

@@ -1,10 +1,11 @@
-"""Error classes of vmm and the exit status each one maps to (SPEC §8).
+"""Error classes of vmm and the exit status each one maps to (vmm(1),
+EXIT STATUS).
 
 Every failure a user can cause is a :class:`VMMError` carrying its exit
 code; the CLI prints its message as one line and exits with that code.
 """
 
-# Exit codes of SPEC §8, by name, so that code reads what it means.
+# Exit codes of vmm(1) EXIT STATUS, by name, so that code reads what it means.
 USAGE = 2
 INTERRUPTED = 3
 ALIAS_AND_ACCOUNT_EXIST = 20

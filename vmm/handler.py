@@ -787,7 +787,7 @@ class Handler:
         return Relocated.get(self.cur, domain, address.localpart)
 
     def check_alias_loops(self, starts):
-        """Refuse (72) a change after which mail would loop (SPEC §9)."""
+        """Refuse (72) a change after which mail would loop (vmm(1))."""
         from vmm.models import loops
         limit = self.postconf_int('virtual_alias_recursion_limit', 1000)
         loops.check(self.cur, starts, limit)

@@ -1,4 +1,4 @@
-"""Password hashing for Dovecot (SPEC §4 "Passwords").
+"""Password hashing for Dovecot (vmm(1) DESCRIPTION "Passwords").
 
 vmm stores every password as ``{SCHEME}hash`` (or ``{SCHEME.ENC}hash``),
 exactly as ``doveadm pw -s SCHEME`` of Dovecot 2.3 writes it, so that

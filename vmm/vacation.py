@@ -1,4 +1,4 @@
-"""Out-of-office replies (SPEC §9 "Vacation"): ``vmm uservacation``.
+"""Out-of-office replies (vmm(1) "Vacation"): ``vmm uservacation``.
 
 The row of the account in the table ``vacation`` is the source of truth;
 from it vmm writes a Sieve script into the account's home, and Dovecot's

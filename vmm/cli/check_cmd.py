@@ -1,4 +1,4 @@
-"""check: verify a live installation (SPEC §9)."""
+"""check: verify a live installation (vmm(1))."""
 
 import os
 import sys

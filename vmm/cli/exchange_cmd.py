@@ -30,11 +30,11 @@ def _json_mode():
 
 
 def do_export(args):
-    from vmm import exchange
+    from vmm.exchange import export
 
     def work(handler):
-        with exchange.output_file(args.output) as write:
-            return exchange.export(handler, write, args.domains)
+        with export.output_file(args.output) as write:
+            return export.export(handler, write, args.domains)
     counts = common.run(args, work)
     if args.output in (None, '-'):
         return
@@ -47,8 +47,8 @@ def do_export(args):
 
 
 def do_import(args):
-    from vmm import exchange
-    counts = common.run(args, lambda h: exchange.import_file(
+    from vmm.exchange.importing import import_file
+    counts = common.run(args, lambda h: import_file(
         h, args.file, args.dry_run))
     if _json_mode():
         output.field('imported', counts)
@@ -66,8 +66,8 @@ def _format_time(moment):
 
 def do_log(args):
     def work(handler):
-        from vmm import exchange
-        records = exchange.log_records(handler, args.since, args.pattern)
+        from vmm import auditlog
+        records = auditlog.log_records(handler, args.since, args.pattern)
         if _json_mode():
             output.items('records', _('Audit log'), (
                 {'time': logged_at.isoformat(), 'user': os_user,
@@ -89,9 +89,9 @@ def do_log(args):
 def _since(text):
     import argparse
 
-    from vmm import exchange
+    from vmm import auditlog
     try:
-        return exchange.parse_since(text)
+        return auditlog.parse_since(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             _("invalid date: '%s' (use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]"

@@ -35,7 +35,8 @@ def lock_name(cur, name):
 
 
 def refuse_taken(cur, name):
-    """Raise the SPEC §8 error if *name* is already a domain of any kind."""
+    """Raise the error (vmm(1) EXIT STATUS) for *name* when it is already
+    a domain of any kind."""
     kind = name_kind(cur, name)
     if kind is None:
         return

@@ -1,4 +1,4 @@
-"""The alias-loop guard (SPEC §9).
+"""The alias-loop guard (vmm(1)).
 
 Before a change to aliases, catch-alls or alias domains commits, follow the
 expansion the way Postfix would — through postfix_virtual_alias_map

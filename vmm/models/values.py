@@ -1,7 +1,7 @@
 """Value types: parsed and validated forms of what users type.
 
-Each parser raises VMMError with the exit code SPEC §8 gives the mistake,
-so callers never see half-valid input.
+Each parser raises VMMError with the exit code vmm(1) EXIT STATUS gives
+the mistake, so callers never see half-valid input.
 """
 
 import re
@@ -100,7 +100,7 @@ def display_domain(ace):
 
 
 def check_localpart(localpart):
-    """Validate and lower-case a local part (SPEC §2)."""
+    """Validate and lower-case a local part (vmm(1) ARGUMENTS)."""
     if not localpart:
         raise VMMError(_('No local part given'), errors.LOCALPART_INVALID)
     if len(localpart.encode('utf-8', 'surrogateescape')) > \
