@@ -1,6 +1,6 @@
 """The lookup interface (vmm(1) LOOKUP INTERFACE), on data built with vmm:
-what Postfix and Dovecot will be told for primary and alias domains, placeholders,
-catch-alls, inheritance and overrides, unknown names."""
+what Postfix and Dovecot will be told for primary and alias domains,
+placeholders, catch-alls, inheritance and overrides, unknown names."""
 
 import pytest
 
