@@ -1,15 +1,20 @@
 """A scripted admin session on a private, throwaway PostgreSQL.
 
-``make demo`` runs this: it starts PostgreSQL in .demo/ of the checkout,
-creates the schema with ``vmm dbupgrade``, runs real ``vmm`` commands as a
-postmaster would type them, and shows what the Postfix and Dovecot lookups
-answer.  Then a private Postfix and Dovecot (loopback ports, .demo/
-config) read the same database: a message goes in over SMTP, comes out
-over IMAP, and ``vmm check`` verifies the wiring.  Running it again starts
-from scratch.
+``make demo`` runs this: it starts PostgreSQL in .demo/ of the checkout and
+sets the database up as INSTALL's steps 3 and 5 say -- the superuser
+creates the roles vmm, postfix and dovecot and the database owned by vmm;
+vmm, logged in as its own role with its password, creates the schema with
+``vmm dbupgrade``, and that role runs set-permissions.sql for the other
+two.  Then it runs real ``vmm`` commands as a postmaster would type them
+and shows what the lookups answer to the roles postfix and dovecot.  A
+private Postfix and Dovecot (loopback ports, .demo/ config) read the same
+database as those roles, with their passwords: a message goes in over
+SMTP, comes out over IMAP, and ``vmm check`` verifies the wiring.  Running
+it again starts from scratch.
 """
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -36,11 +41,21 @@ vmm relocatedadd john@example.org john@elsewhere.example
 vmm userquota joe@example.org 2G -m 50000
 vmm userservices joe@example.org -d pop3
 vmm domaininfo example.org -d full
-vmm userinfo joe@example.org
 vmm listaddresses
 vmm listdomains
 vmm useradd jane@example.org -p again
 """
+
+def install_roles():
+    """INSTALL step 3's SQL (run by the superuser, as ``su postgres -c
+    psql`` does there) and the passwords it gives each role."""
+    with open(os.path.join(ROOT, 'INSTALL'), encoding='utf-8') as handle:
+        text = handle.read()
+    sql = re.search(r"su postgres -c psql <<'SQL'\n(.*?)\n\s*SQL\n", text,
+                    re.S).group(1)
+    return sql, dict(re.findall(r"CREATE ROLE (\w+) LOGIN PASSWORD '([^']*)'",
+                                sql))
+
 
 LOOKUPS = [
     ('postfix_virtual_alias_map', 'team', 'example.net'),
@@ -55,16 +70,20 @@ LOOKUPS = [
 ]
 
 
-def mail_round_trip(pg, env):
-    """Private Postfix and Dovecot on the demo database: SMTP in, IMAP
-    out, then `vmm check`."""
-    for role in ('postfix', 'dovecot'):
-        pg.execute("CREATE ROLE %s LOGIN PASSWORD '%s'" % (role, role))
-    pg.psql('mailsys', '-v', 'postfix=postfix', '-v', 'dovecot=dovecot',
-            '-f', os.path.join(ROOT, 'pgsql', 'set-permissions.sql'),
-            stdout=subprocess.DEVNULL)
-    with servers.MailServers(os.path.join(DEMO, 'servers'), pg,
-                             'mailsys') as mail:
+def run_vmm(line, env, **kwargs):
+    """Show *line* and run it with the demo's vmm.cfg."""
+    print('\n$ ' + line, flush=True)
+    proc = subprocess.run([VMM] + shlex.split(line)[1:], env=env, **kwargs)
+    if proc.returncode:
+        print('[exit status %d]' % proc.returncode, flush=True)
+
+
+def mail_round_trip(pg, env, passwords):
+    """Private Postfix and Dovecot on the demo database, logged in as the
+    roles postfix and dovecot: SMTP in, IMAP out, then `vmm check`."""
+    with servers.MailServers(os.path.join(DEMO, 'servers'), pg, 'mailsys',
+                             postfix_password=passwords['postfix'],
+                             dovecot_password=passwords['dovecot']) as mail:
         print('\nPrivate Postfix (SMTP on 127.0.0.1:%d) and Dovecot (IMAP '
               'on 127.0.0.1:%d) started.' % (mail.postfix.port,
                                               mail.dovecot.imap_port))
@@ -74,7 +93,7 @@ def mail_round_trip(pg, env):
                                'team@example.net', subject='Hello team')
         home = pg.execute("SELECT domaindir || '/' || uid FROM users JOIN "
                           "domain_data USING (gid) WHERE local_part = "
-                          "'jane'", dbname='mailsys')[0][0]
+                          "'jane'", dbname='mailsys', user='vmm')[0][0]
         servers.wait_for_delivery(os.path.join(home, 'Maildir'))
         imap = mail.dovecot.imap_login('jane@example.org', 'Tr0ub4dor&3')
         imap.select('INBOX')
@@ -82,16 +101,34 @@ def mail_round_trip(pg, env):
         print('IMAP login as jane@example.org: %d message(s) with subject '
               '"Hello team" in INBOX.' % len(data[0].split()))
         imap.logout()
-        line = ('vmm check --postfix-dir %s --dovecot-config %s --user '
-                'jane@example.org' % (mail.postfix.config_dir,
-                                      mail.dovecot.config_file))
-        print('\n$ ' + line)
-        subprocess.run([VMM] + shlex.split(line)[1:], env=env,
-                       input='Tr0ub4dor&3\n', text=True)
+        # doveadm asks this Dovecot, not the one in /etc/dovecot.
+        run_vmm('vmm configset misc.dovecot_config %s'
+                % mail.dovecot.config_file, env)
+        run_vmm('vmm userinfo jane@example.org', env)
+        run_vmm('vmm userinfo joe@example.org', env)
+        run_vmm('vmm check --postfix-dir %s --user jane@example.org'
+                % mail.postfix.config_dir, env, input='Tr0ub4dor&3\n',
+                text=True)
+
+
+def set_permissions(pg, password):
+    """INSTALL step 5's psql: the schema's owner, over TCP with its
+    password, grants the postfix and dovecot roles their lookups."""
+    argv = ['psql', '-X', '-q', '-h', 'localhost', '-p', str(pg.port), '-U',
+            'vmm', '-d', 'mailsys', '-v', 'postfix=postfix', '-v',
+            'dovecot=dovecot', '-f',
+            os.path.join(ROOT, 'pgsql', 'set-permissions.sql')]
+    print('\n$ PGPASSWORD=%s %s' % (password, ' '.join(
+        shlex.quote(os.path.relpath(a, ROOT) if a.startswith(ROOT) else a)
+        for a in argv)), flush=True)
+    subprocess.run(argv, check=True, stdin=subprocess.DEVNULL,
+                   env=dict(os.environ, PGPASSWORD=password))
 
 
 def main():
-    pg = servers.PostgresServer(os.path.join(DEMO, 'pg'))
+    # Over TCP every role logs in with its password, as on a real server.
+    pg = servers.PostgresServer(os.path.join(DEMO, 'pg'),
+                                host_auth='scram-sha-256')
     pg.stop('immediate')
     shutil.rmtree(DEMO, ignore_errors=True)
     os.makedirs(os.path.join(DEMO, 'mail'))
@@ -99,32 +136,38 @@ def main():
         os.chmod(path, 0o711)
     pg.start()
     try:
-        pg.execute('CREATE DATABASE mailsys')
+        sql, passwords = install_roles()
+        print('As the PostgreSQL superuser (INSTALL, step 3):\n' + sql)
+        pg.psql('postgres', input=sql, text=True)
         config = os.path.join(DEMO, 'vmm.cfg')
         with open(config, 'w') as handle:
-            handle.write('[database]\nhost = %s\nport = %d\nuser = %s\n'
-                         'name = mailsys\nsslmode = disable\n'
+            handle.write('[database]\nhost = localhost\nport = %d\n'
+                         'user = vmm\npass = %s\nname = mailsys\n'
                          '[misc]\nbase_directory = %s\n'
                          '[domain]\nauto_postmaster = false\n'
-                         % (pg.socket_dir, pg.port, pg.superuser,
+                         % (pg.port, passwords['vmm'],
                             os.path.join(DEMO, 'mail')))
         os.chmod(config, 0o600)
         env = dict(os.environ, VMM_CONFIG=config)
-        for line in SESSION.strip().splitlines():
-            print('\n$ ' + line, flush=True)
-            argv = shlex.split(line)
-            proc = subprocess.run([VMM] + argv[1:], env=env)
-            if proc.returncode:
-                print('[exit status %d]' % proc.returncode, flush=True)
-        print('\nWhat Postfix and Dovecot are told (lookup functions):')
+        lines = SESSION.strip().splitlines()
+        run_vmm(lines[0], env)
+        set_permissions(pg, passwords['vmm'])
+        for line in lines[1:]:
+            run_vmm(line, env)
+        print('\nWhat Postfix and Dovecot are told (lookup functions, '
+              'called as the roles postfix and dovecot):')
         from vmm.models.values import DomainName
-        conn = pg.connect('mailsys')
         for function, local, domain in LOOKUPS:
-            with conn, conn.cursor() as cur:
-                cur.execute('SELECT * FROM %s(%%s, %%s)' % function,
-                            (local, str(DomainName(domain))))
-                names = [column.name for column in cur.description]
-                rows = cur.fetchall()
+            role = 'postfix' if function.startswith('postfix') else 'dovecot'
+            conn = pg.connect('mailsys', user=role)
+            try:
+                with conn, conn.cursor() as cur:
+                    cur.execute('SELECT * FROM %s(%%s, %%s)' % function,
+                                (local, str(DomainName(domain))))
+                    names = [column.name for column in cur.description]
+                    rows = cur.fetchall()
+            finally:
+                conn.close()
             print('  %s(%r, %r):' % (function, local, domain))
             # Column names with each value: "smtp=True", not a bare True.
             for row in rows:
@@ -132,11 +175,10 @@ def main():
                                            for pair in zip(names, row)))
             if not rows:
                 print('      (no row: not found)')
-        conn.close()
         print('\nMail tree created under %s:' % os.path.join(DEMO, 'mail'))
         subprocess.run(['find', os.path.join(DEMO, 'mail'), '-maxdepth',
                         '4', '-type', 'd'])
-        mail_round_trip(pg, env)
+        mail_round_trip(pg, env, passwords)
     finally:
         pg.stop()
     print('\nDemo finished; the private PostgreSQL is stopped (data in '

@@ -42,13 +42,17 @@ class PostgresServer:
     the unprivileged ``postgres`` user (or *run_as*) and its socket lives
     in a directory that user owns.  Clients connect over the socket in
     ``socket_dir`` or over TCP on 127.0.0.1:``port``, as the superuser
-    ``superuser`` (the cluster trusts local connections: it is private).
+    ``superuser``.  The cluster trusts connections over its socket (it is
+    private); over TCP too, unless *host_auth* names a method such as
+    ``scram-sha-256``, so that roles must log in with their passwords.
     """
 
     superuser = 'postgres'
 
-    def __init__(self, directory, run_as='postgres', port=None):
+    def __init__(self, directory, run_as='postgres', port=None,
+                 host_auth='trust'):
         self.directory = os.path.abspath(directory)
+        self.host_auth = host_auth
         self.datadir = os.path.join(self.directory, 'data')
         self.socket_dir = os.path.join(self.directory, 'socket')
         self.logfile = os.path.join(self.directory, 'postgres.log')
@@ -76,7 +80,8 @@ class PostgresServer:
         if os.path.exists(os.path.join(self.datadir, 'PG_VERSION')):
             return
         self._run('initdb', '-D', self.datadir, '-U', self.superuser,
-                  '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8',
+                  '--auth-local=trust', '--auth-host=' + self.host_auth,
+                  '-E', 'UTF8', '--locale=C.UTF-8',
                   '--no-sync', stdout=subprocess.DEVNULL,
                   stderr=subprocess.DEVNULL)
         with open(os.path.join(self.datadir, 'postgresql.conf'), 'a') as f:

@@ -192,6 +192,23 @@ def test_correct_installation_passes_every_check(vmm, mail, data, state):
     assert state() == before
 
 
+def test_dovecot_config_option_is_the_default_file(tmp_path, pg, db,
+                                                  mail_base, mail, data):
+    """Without --dovecot-config, misc.dovecot_config names the file: the
+    Dovecot checks and the logins run against the private Dovecot."""
+    vmm = Runner(write_config(tmp_path / 'live.cfg', pg, db.name, mail_base,
+                              misc={'dovecot_config':
+                                    mail.dovecot.config_file}))
+    result = vmm('check', '--json', '--postfix-dir', mail.postfix.config_dir,
+                 '--user', 'a@example.org', '--password', 'secret')
+    checks = {c['name']: c for c in json.loads(result.out)['checks']}
+    assert result.code == 0, failures(checks)
+    for name in ('dovecot:password_query', 'dovecot:auth', 'dovecot:user'):
+        assert checks[name]['status'] == 'ok', checks[name]
+    assert mail.dovecot.sql_file in checks['dovecot:password_query'][
+        'detail']
+
+
 def test_arguments(vmm, mail):
     result = vmm('check', '--password', 'x')
     assert result.code == 2 and '--user' in result.err, result

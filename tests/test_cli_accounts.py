@@ -298,6 +298,60 @@ def test_userinfo_details(vmm, db, snapshot, domain):
     check(2, 'ui', 'jane@example.org', '-d', 'everything')
 
 
+def fake_doveadm(tmp_path, script):
+    """An executable standing in for doveadm (sh *script*)."""
+    path = tmp_path / 'doveadm'
+    path.write_text('#!/bin/sh\n' + script)
+    path.chmod(0o755)
+    return str(path)
+
+
+def quota_usage(result):
+    return info_fields(assert_ok(result).out)['Quota usage']
+
+
+def test_userinfo_quota_usage_without_dovecots_answer(tmp_path, pg, db,
+                                                      mail_base, monkeypatch):
+    """No doveadm: the dict-quota table, else unknown, and no warning. A
+    doveadm that fails or hangs: the same, with one warning saying why, and
+    no longer than the timeout."""
+    missing = runner(tmp_path, pg, db, mail_base, 'missing.cfg',
+                     bin={'doveadm': str(tmp_path / 'no-doveadm')})
+    assert_ok(missing('da', 'example.org'))
+    assert_ok(missing('ua', 'jane@example.org', '-p', 'pw'))
+    result = missing('ui', 'jane@example.org')
+    assert quota_usage(result) == 'unknown' and result.err == ''
+    uid = account_row(db, 'jane@example.org')[0]
+    db.query('INSERT INTO userquota (uid, bytes, messages) '
+             'VALUES (%s, 3145728, 42)', (uid,))
+    result = missing('ui', 'jane@example.org')
+    assert quota_usage(result) == 'Storage: 3M; Messages: 42', result
+    assert result.err == ''
+
+    failing = runner(tmp_path, pg, db, mail_base, 'failing.cfg', bin={
+        'doveadm': fake_doveadm(tmp_path, 'echo "Fatal: no quota here" >&2\n'
+                                          'exit 75\n')})
+    result = failing('ui', 'jane@example.org')
+    assert quota_usage(result) == 'Storage: 3M; Messages: 42', result
+    assert result.err.count('\n') == 1, result
+    assert result.err.startswith('Warning: `doveadm -f tab quota get -u '
+                                 'jane@example.org` failed: no quota here')
+    db.query('DELETE FROM userquota')
+    result = failing('--json', 'ui', 'jane@example.org')
+    import json
+    assert json.loads(result.out)['account']['quota_usage'] is None
+    assert 'no quota here' in json.loads(result.err)['warning']
+
+    monkeypatch.setattr('vmm.doveadm.TIMEOUT', 1)
+    hanging = runner(tmp_path, pg, db, mail_base, 'hanging.cfg', bin={
+        'doveadm': fake_doveadm(tmp_path, 'exec sleep 60\n')})
+    started = time.monotonic()
+    result = hanging('ui', 'jane@example.org')
+    assert time.monotonic() - started < 10
+    assert quota_usage(result) == 'unknown'
+    assert 'did not answer within 1 seconds' in result.err, result
+
+
 # -- username / usernote ----------------------------------------------------
 
 def test_username_and_usernote(vmm, db, snapshot, domain):

@@ -121,6 +121,7 @@ BAD_VALUES = [
     ('bin', 'doveadm', 'doveadm'), ('bin', 'du', 'bin/du'),
     ('bin', 'postconf', ''),
     ('misc', 'base_directory', 'srv/mail'),
+    ('misc', 'dovecot_config', 'dovecot.conf'),
     ('misc', 'crypt_blowfish_rounds', '3'),
     ('misc', 'crypt_sha256_rounds', '999'),
     ('misc', 'crypt_sha512_rounds', 'lots'),

@@ -10,12 +10,14 @@ fixture fails.
 
 import email
 import email.policy
+import json
 import os
 import smtplib
 
 import pytest
 
 import servers
+from conftest import Runner, write_config
 
 pytestmark = pytest.mark.servers
 
@@ -380,6 +382,56 @@ def test_quota_from_userquota_and_domainquota_enforced(vmm, db, mail):
     assert [s['status'] for s in status] == ['bounced'], status
     assert 'Quota' in status[0]['text']
     assert subjects(box) == ['fits now']
+
+
+def lmtp_deliver(mail, recipient, message):
+    """Hand *message* (bytes) straight to Dovecot's LMTP socket."""
+    with smtplib.LMTP(mail.dovecot.lmtp_socket) as lmtp:
+        refused = lmtp.sendmail('someone@elsewhere.example', [recipient],
+                                message)
+    assert refused == {}, refused
+
+
+def test_userinfo_shows_the_usage_dovecot_counts(vmm, db, mail, tmp_path,
+                                                 mail_base):
+    ok(vmm('da', 'example.org'))
+    ok(vmm('ua', 'u@example.org', '-p', 'secret'))
+    box = maildir(db, 'u@example.org')
+    bodies = [b'a' * 5000, b'line\n' * 800, b'short']
+    for number, body in enumerate(bodies):
+        lmtp_deliver(mail, 'u@example.org', b'Subject: quota %d\r\n\r\n'
+                     % number + body + b'\n')
+    files = servers.wait_for_delivery(box, len(bodies))
+    # The shipped quota counts virtual sizes (CRLF line ends); doveadm
+    # tells them in KiB, rounded up.
+    vsize = 0
+    for path in files:
+        with open(path, 'rb') as handle:
+            data = handle.read()
+        vsize += len(data) + data.count(b'\n') - data.count(b'\r\n')
+    kib = (vsize + 1023) // 1024
+    assert 10 <= kib < 1024
+    answer = mail.dovecot.doveadm('quota', 'get', '-u',
+                                  'u@example.org').stdout.split()
+    assert answer[answer.index('STORAGE') + 1] == str(kib), answer
+    assert answer[answer.index('MESSAGE') + 1] == '3', answer
+
+    misc = {'dovecot_config': mail.dovecot.config_file}
+    live = Runner(write_config(tmp_path / 'live.cfg', db.server, db.name,
+                               mail_base, misc=misc))
+    result = ok(live('userinfo', 'u@example.org'))
+    assert result.err == ''
+    assert '\tQuota usage.....: Storage: %dk; Messages: 3\n' % kib \
+        in result.out, result
+    result = ok(live('--json', 'userinfo', 'u@example.org'))
+    assert json.loads(result.out)['account']['quota_usage'] == {
+        'bytes': kib * 1024, 'messages': 3}
+
+    # Without the option doveadm reads another file (the suite's vmm.cfg
+    # names one that does not exist): no usage, and a warning why.
+    result = ok(vmm('userinfo', 'u@example.org'))
+    assert '\tQuota usage.....: unknown\n' in result.out, result
+    assert '/nonexistent/dovecot.conf' in result.err, result
 
 
 # -- who may send as whom ----------------------------------------------------

@@ -760,7 +760,8 @@ class Checker:
                        'Dovecot checks skipped; install Dovecot or set '
                        'bin.doveadm') % missing)
             return
-        config_file = self.dovecot_config or DEFAULT_DOVECOT_CONFIG
+        config_file = self.dovecot_config or \
+            self.config['misc.dovecot_config'] or DEFAULT_DOVECOT_CONFIG
         self._check_dovecot_driver(dovecot, doveconf, config_file)
         if not os.path.isfile(config_file):
             self.add(WARNING, 'dovecot:password_query',

@@ -91,6 +91,11 @@ def _absolute_path(text):
     return os.path.normpath(text)
 
 
+def _optional_path(text):
+    """An absolute path, or empty for the program's own default."""
+    return _absolute_path(text) if text.strip() else ''
+
+
 def _directory_name(text):
     """A single directory name below the account's home (mailbox.root)."""
     text = text.strip()
@@ -200,6 +205,7 @@ OPTIONS = {
         'crypt_blowfish_rounds': (_integer(4, 31), '5'),
         'crypt_sha256_rounds': (_integer(1000, 999999999), '5000'),
         'crypt_sha512_rounds': (_integer(1000, 999999999), '5000'),
+        'dovecot_config': (_optional_path, ''),
         'dovecot_version': (_text, ''),
         'password_scheme': (_password_scheme, 'SHA512-CRYPT'),
         'relay_transport': (_transport, 'smtp:'),

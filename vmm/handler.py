@@ -563,14 +563,20 @@ class Handler:
         account = self.account(text)
         return account
 
-    def quota_usage(self, account, from_doveadm=False):
-        """(bytes, messages) in use: Dovecot's own answer when asked and
-        available, else the dict-quota table; None if neither knows."""
-        if from_doveadm:
-            usage = _doveadm_quota(self.config['bin.doveadm'],
-                                   account.address)
-            if usage is not None:
-                return usage
+    def quota_usage(self, account):
+        """(bytes, messages) in use, or None if nothing knows.
+
+        Dovecot's own accounting first (the shipped ``count`` quota writes
+        nowhere else); without doveadm, or when it cannot answer, the
+        dict-quota table that vmm 0.7 set-ups fill.  A failing doveadm is
+        a warning, not the end of userinfo.
+        """
+        from vmm import doveadm
+        if doveadm.installed(self.config):
+            try:
+                return doveadm.quota_usage(self.config, account.address)
+            except doveadm.DoveadmError as err:
+                self.warnings.append(str(err))
         self.cur.execute('SELECT bytes, messages FROM userquota '
                          'WHERE uid = %s', (account.uid,))
         return self.cur.fetchone()
@@ -832,27 +838,3 @@ def postconf_int(postconf, parameter, default):
         return int(out)
     except (OSError, subprocess.SubprocessError, ValueError):
         return default
-
-
-def _doveadm_quota(doveadm, address):
-    import subprocess
-    try:
-        out = subprocess.run([doveadm, '-f', 'tab', 'quota', 'get', '-u',
-                              address], check=True, capture_output=True,
-                             text=True, timeout=10,
-                             stdin=subprocess.DEVNULL).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    usage = {}
-    for line in out.splitlines()[1:]:
-        fields = line.split('\t')
-        if len(fields) >= 3 and fields[1] in ('STORAGE', 'MESSAGE'):
-            try:
-                value = int(fields[2])
-            except ValueError:
-                continue
-            usage[fields[1]] = value * (1024 if fields[1] == 'STORAGE'
-                                        else 1)
-    if not usage:
-        return None
-    return usage.get('STORAGE', 0), usage.get('MESSAGE', 0)

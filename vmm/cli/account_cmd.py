@@ -45,7 +45,7 @@ def do_userinfo(args):
         fmt, root = account.mail_location
         show_du = args.details in ('du', 'full') or \
             handler.config['account.disk_usage']
-        usage = handler.quota_usage(account, from_doveadm=show_du)
+        usage = handler.quota_usage(account)
         quota, services = effective['quota'], effective['services']
         rows = [
             ('address', _('Address'), account.unicode),

@@ -83,7 +83,8 @@ def build_check(sub, name, short):
                    help=_("Postfix's configuration directory (default: what "
                           '`postconf -h config_directory` says)'))
     p.add_argument('--dovecot-config', metavar='FILE',
-                   help=_("Dovecot's configuration file (default: %s)")
+                   help=_("Dovecot's configuration file (default: "
+                          "misc.dovecot_config, else %s)")
                    % '/etc/dovecot/dovecot.conf')
     p.add_argument('--user', metavar='ADDRESS',
                    help=_('also try this account with `doveadm auth test` '
