@@ -410,8 +410,8 @@ class Handler:
         kinds = {'accounts': 'account', 'aliases': 'alias',
                  'relocated': 'relocated'}
         if detail in kinds:
-            return ['%s@%s' % (row[1], row[2]) for row in listing.addresses(
-                self.conn, '%%@%s' % domain.name, (kinds[detail],))]
+            return ('%s@%s' % (row[1], row[2]) for row in listing.addresses(
+                self.conn, '%%@%s' % domain.name, (kinds[detail],)))
         if detail == 'aliasdomains':
             return domain.alias_domain_names()
         return CatchallAlias(self.cur, domain).destinations()
