@@ -22,7 +22,7 @@ import sys
 
 from vmm import errors
 from vmm.errors import VMMError
-from vmm.i18n import _
+from vmm.i18n import _, ngettext
 
 FORMAT = 'vmm-export'
 VERSION = 1
@@ -634,9 +634,11 @@ def _check_destinations(values, where, limit):
         seen.add(destination, at)
         destinations.append(destination)
     if len(destinations) > limit:
-        raise InvalidImport(where, _("%(count)d destinations; Postfix's "
-                                     'virtual_alias_expansion_limit is '
-                                     '%(limit)d')
+        raise InvalidImport(where, ngettext(
+            "%(count)d destination; Postfix's virtual_alias_expansion_limit "
+            'is %(limit)d',
+            "%(count)d destinations; Postfix's virtual_alias_expansion_limit "
+            'is %(limit)d', len(destinations))
                             % {'count': len(destinations), 'limit': limit})
     return destinations
 
@@ -1087,8 +1089,10 @@ def _make_mailboxes(handler, missing):
     for problem in problems[:_WARNINGS_SHOWN]:
         handler.warnings.append(_('Imported, but: %s') % problem)
     if len(problems) > _WARNINGS_SHOWN:
-        handler.warnings.append(_('… and %d more directory problems')
-                                % (len(problems) - _WARNINGS_SHOWN))
+        more = len(problems) - _WARNINGS_SHOWN
+        handler.warnings.append(ngettext('… and %d more directory problem',
+                                         '… and %d more directory problems',
+                                         more) % more)
 
 
 # ---------------------------------------------------------------------------

@@ -361,8 +361,8 @@ class Handler:
                            QuotaLimit.parse_messages(messages or '0'))
         domain = self._domain(name, lock=True)
         reset = domain.set_quota(quota, force)
-        self.log(_('domain %(domain)s quota set to %(bytes)s bytes, '
-                   '%(messages)d messages')
+        self.log(_('domain %(domain)s quota set to bytes=%(bytes)s, '
+                   'messages=%(messages)d')
                  % {'domain': domain.name, 'bytes': quota.bytes,
                     'messages': quota.messages}, domain.name)
         return reset
