@@ -429,3 +429,40 @@ def test_connect_lines_are_read_as_libpq_reads_them():
                                                        'port': '5433'}
     assert parse_connect("host='unterminated") == {}
     assert parse_connect(None) == {}
+
+
+def _keys_line(total, wrong):
+    """`vmm check`'s line for a map whose answers differ for *wrong* of
+    *total* keys."""
+    from vmm.check import Checker, PostfixMap
+    checker = Checker(config=None)
+    keys = ['k%d@example.org' % i for i in range(total)]
+    checker._compare(PostfixMap('virtual_alias_maps', 'address', None,
+                                False, None), '/etc/postfix/x.cf', keys,
+                     {key: ['a@example.org'] for key in keys},
+                     {key: ['a@example.org'] for key in keys[wrong:]})
+    (result,) = checker.results
+    assert result.status == 'FAIL'
+    return result.detail
+
+
+def test_differing_keys_line_has_the_right_plural(monkeypatch):
+    import gettext
+
+    import vmm.i18n
+    monkeypatch.setattr(vmm.i18n, '_translation', vmm.i18n._English)
+    assert _keys_line(1, 1).startswith(
+        "/etc/postfix/x.cf (virtual_alias_maps): for 1 of 1 key Postfix's "
+        'answer differs')
+    assert _keys_line(4, 1).startswith(
+        "/etc/postfix/x.cf (virtual_alias_maps): for 1 of 4 keys Postfix's "
+        'answer differs')
+    monkeypatch.setattr(vmm.i18n, '_translation', gettext.translation(
+        'vmm', os.path.join(os.path.dirname(vmm.i18n.__file__), 'locale'),
+        languages=['de']))
+    assert _keys_line(1, 1).startswith(
+        '/etc/postfix/x.cf (virtual_alias_maps): Bei 1 von 1 Schlüssel '
+        'weicht die Antwort von Postfix von den Lookup-Funktionen')
+    assert _keys_line(4, 1).startswith(
+        '/etc/postfix/x.cf (virtual_alias_maps): Bei 1 von 4 Schlüsseln '
+        'weicht die Antwort von Postfix von den Lookup-Funktionen')

@@ -3,6 +3,7 @@ listdomains, listaddresses, listaliases, listrelocated, listusers with the
 pattern rules, listpwschemes, help, version, configget, configset,
 configure, dbupgrade."""
 
+import json
 import os
 import stat
 
@@ -44,13 +45,13 @@ def entries(result, title=None):
 def test_listdomains(site):
     vmm = site
     assert entries(vmm('listdomains'), 'Matching domains') == [
-        '[+] example.org', '    [-] example.net', '[+] other.test',
-        '[r] relay.example', '[+] bücher.example']
+        '[+] bücher.example', '[+] example.org', '    [-] example.net',
+        '[+] other.test', '[r] relay.example']
     assert entries(vmm('ld', '-p', 'example%')) == [
         '[+] example.org', '    [-] example.net']
     assert entries(vmm('ld', '-p', '%.test')) == ['[+] other.test']
     assert entries(vmm('ld', '-p', '%er%')) == [
-        '[+] other.test', '[+] bücher.example']
+        '[+] bücher.example', '[+] other.test']
     assert entries(vmm('ld', '-p', 'other.test')) == ['[+] other.test']
     assert entries(vmm('ld', '-p', '%relay%')) == ['[r] relay.example']
     # IDN: Unicode and ACE patterns, whole or partial labels
@@ -63,14 +64,14 @@ def test_listdomains(site):
 
 def test_listaddresses(site):
     vmm = site
-    # sorted by domain (ACE), then local part
+    # sorted by domain as shown, then local part
     assert entries(vmm('listaddresses'), 'Matching addresses') == [
+        '[+] r gone@bücher.example', '[+] u otto@bücher.example',
         '[-] a info@example.net', '[-] u jane@example.net',
         '[-] u john@example.net', '[-] r old@example.net',
         '[+] a info@example.org', '[+] u jane@example.org',
         '[+] u john@example.org', '[+] r old@example.org',
-        '[+] u jane@other.test', '[+] a sales@other.test',
-        '[+] r gone@bücher.example', '[+] u otto@bücher.example']
+        '[+] u jane@other.test', '[+] a sales@other.test']
     # without @: the domain part only
     assert sorted(entries(vmm('ll', '-p', 'example.org'))) == [
         '[+] a info@example.org', '[+] r old@example.org',
@@ -256,3 +257,132 @@ def test_userpassword_hash_refuses_a_scheme(vmm, db, snapshot):
     result = vmm('up', 'a@example.org', '--hash', '{PLAIN}y', '-s', 'SHA')
     assert result.code == 2 and result.err.count('\n') == 1
     assert snapshot() == before
+
+
+# -- order: the names as shown, not their ACE form ---------------------------
+
+@pytest.fixture
+def idn_site(vmm):
+    """Names whose ACE order (bar, pop, xn--…, xylo, zoo), code point order
+    (ärger after zoo) and the order a reader expects all differ."""
+    for args in [
+            ('da', 'zoo.example'), ('da', 'xylo.example'),
+            ('da', 'ärger.example'), ('da', 'bar.example'),
+            ('ada', 'pop.example', 'bar.example'),
+            ('ada', 'öl.example', 'bar.example'),
+            ('rla', 'übel.example'),
+            ('ua', 'ba@ärger.example', '-p', 'pw'),
+            ('ua', 'b.z@ärger.example', '-p', 'pw'),
+            ('ua', 'c@bar.example', '-p', 'pw'),
+            ('ua', 'a@zoo.example', '-p', 'pw'),
+            ('aa', 'x@zoo.example', 'a@zoo.example'),
+            ('aa', 'x@ärger.example', 'ba@ärger.example'),
+            ('ra', 'r@zoo.example', 'a@zoo.example'),
+            ('ra', 'r@ärger.example', 'a@zoo.example'),
+            ('aa', 'z@bar.example', 'c@pop.example', 'c@öl.example'),
+            ('caa', 'bar.example', 'c@pop.example', 'a@zoo.example',
+             'c@öl.example')]:
+        assert_ok(vmm(*args))
+    return vmm
+
+
+def json_list(vmm, key, *argv):
+    result = vmm('--json', *argv)
+    assert_ok(result)
+    return json.loads(result.out)[key]
+
+
+def section(result, title):
+    """The entries under *title* in an info command's output."""
+    lines = assert_ok(result).out.splitlines()
+    start = lines.index(title) + 2
+    found = []
+    for line in lines[start:]:
+        if not line.startswith('\t'):
+            break
+        found.append(line[1:])
+    return found
+
+
+def test_listdomains_sorts_by_the_unicode_name(idn_site):
+    vmm = idn_site
+    assert entries(vmm('listdomains')) == [
+        '[+] ärger.example', '[+] bar.example', '    [-] öl.example',
+        '    [-] pop.example', '[r] übel.example', '[+] xylo.example',
+        '[+] zoo.example']
+    assert [(d['kind'], d['name']) for d in json_list(vmm, 'domains', 'ld')] \
+        == [('primary', 'ärger.example'), ('primary', 'bar.example'),
+            ('alias', 'öl.example'), ('alias', 'pop.example'),
+            ('relay', 'übel.example'), ('primary', 'xylo.example'),
+            ('primary', 'zoo.example')]
+    assert entries(vmm('ld', '-p', '%.example')) == entries(vmm('ld'))
+
+
+def test_address_listings_sort_by_the_unicode_domain(idn_site):
+    vmm = idn_site
+    assert entries(vmm('listaddresses')) == [
+        '[+] u b.z@ärger.example', '[+] u ba@ärger.example',
+        '[+] r r@ärger.example', '[+] a x@ärger.example',
+        '[+] u c@bar.example', '[+] a z@bar.example', '[-] u c@öl.example',
+        '[-] a z@öl.example', '[-] u c@pop.example', '[-] a z@pop.example',
+        '[+] u a@zoo.example', '[+] r r@zoo.example', '[+] a x@zoo.example']
+    assert [a['address'] for a in json_list(vmm, 'addresses', 'll')] == [
+        'b.z@ärger.example', 'ba@ärger.example', 'r@ärger.example',
+        'x@ärger.example', 'c@bar.example', 'z@bar.example', 'c@öl.example',
+        'z@öl.example', 'c@pop.example', 'z@pop.example', 'a@zoo.example',
+        'r@zoo.example', 'x@zoo.example']
+    assert entries(vmm('listusers')) == [
+        '[+] b.z@ärger.example', '[+] ba@ärger.example', '[+] c@bar.example',
+        '[-] c@öl.example', '[-] c@pop.example', '[+] a@zoo.example']
+    assert [a['address'] for a in json_list(vmm, 'addresses', 'lu')] == [
+        'b.z@ärger.example', 'ba@ärger.example', 'c@bar.example',
+        'c@öl.example', 'c@pop.example', 'a@zoo.example']
+    assert entries(vmm('listaliases')) == [
+        '[+] x@ärger.example', '[+] z@bar.example', '[-] z@öl.example',
+        '[-] z@pop.example', '[+] x@zoo.example']
+    assert [a['address'] for a in json_list(vmm, 'addresses', 'la')] == [
+        'x@ärger.example', 'z@bar.example', 'z@öl.example', 'z@pop.example',
+        'x@zoo.example']
+    assert entries(vmm('listrelocated')) == [
+        '[+] r@ärger.example', '[+] r@zoo.example']
+    assert [a['address'] for a in json_list(vmm, 'addresses', 'lr')] == [
+        'r@ärger.example', 'r@zoo.example']
+    # a pattern that selects IDN names by a Unicode fragment
+    assert entries(vmm('lu', '-p', '%r%')) == [
+        '[+] b.z@ärger.example', '[+] ba@ärger.example', '[+] c@bar.example']
+
+
+def test_domaininfo_details_sort_as_shown(idn_site):
+    vmm = idn_site
+    assert section(vmm('di', 'bar.example', '-d', 'aliasdomains'),
+                   'Alias domains') == ['öl.example', 'pop.example']
+    assert json_list(vmm, 'aliasdomains', 'di', 'bar.example', '-d',
+                     'aliasdomains') == ['öl.example', 'pop.example']
+    assert section(vmm('di', 'bar.example', '-d', 'catchall'),
+                   'Catch-all destinations') == [
+        'a@zoo.example', 'c@öl.example', 'c@pop.example']
+    assert json_list(vmm, 'catchall', 'di', 'bar.example', '-d',
+                     'catchall') == [
+        'a@zoo.example', 'c@öl.example', 'c@pop.example']
+    assert section(vmm('di', 'ärger.example', '-d', 'accounts'),
+                   'Available accounts') == [
+        'b.z@ärger.example', 'ba@ärger.example']
+    full = vmm('di', 'ärger.example', '-d', 'full')
+    assert section(full, 'Available aliases') == ['x@ärger.example']
+    assert section(full, 'Relocated users') == ['r@ärger.example']
+    assert json_list(vmm, 'accounts', 'di', 'ärger.example', '-d',
+                     'full') == ['b.z@ärger.example', 'ba@ärger.example']
+
+
+def test_info_destinations_sort_as_shown(idn_site):
+    vmm = idn_site
+    assert section(vmm('aliasinfo', 'z@bar.example'),
+                   'Alias information: z@bar.example') == [
+        'c@öl.example', 'c@pop.example']
+    assert section(vmm('catchallinfo', 'bar.example'),
+                   'Catch-all information: bar.example') == [
+        'a@zoo.example', 'c@öl.example', 'c@pop.example']
+    assert section(vmm('userinfo', 'c@bar.example', '-d', 'aliases'),
+                   'Aliases and catch-alls pointing here') == [
+        '@bar.example → c@öl.example', '@bar.example → c@pop.example',
+        'z@bar.example → c@öl.example', 'z@bar.example → c@pop.example']

@@ -92,8 +92,9 @@ def run(argv, input=None, timeout=TIMEOUT):
     except PermissionError:
         return Outcome(problem=_("'%s' is not executable") % argv[0])
     except subprocess.TimeoutExpired:
-        outcome = Outcome(problem=_('%(program)s did not answer within '
-                                    '%(s)d seconds')
+        outcome = Outcome(problem=ngettext(
+            '%(program)s did not answer within %(s)d second',
+            '%(program)s did not answer within %(s)d seconds', timeout)
                           % {'program': os.path.basename(argv[0]),
                              's': timeout})
         outcome.timed_out = True
@@ -700,9 +701,14 @@ class Checker:
             with open(path, encoding='utf-8', errors='replace') as handle:
                 hosts = parse_postfix_cf(handle.read()).get('hosts', '')
             self.add(FAIL, name,
-                     _('%(file)s (%(param)s): `postmap -q` got no answer '
-                       'within %(s)d seconds: is the database server of '
-                       "hosts = %(hosts)s in %(file)s up and reachable?")
+                     ngettext('%(file)s (%(param)s): `postmap -q` got no '
+                              'answer within %(s)d second: is the database '
+                              'server of hosts = %(hosts)s in %(file)s up '
+                              'and reachable?',
+                              '%(file)s (%(param)s): `postmap -q` got no '
+                              'answer within %(s)d seconds: is the database '
+                              'server of hosts = %(hosts)s in %(file)s up '
+                              'and reachable?', TIMEOUT)
                      % {'file': path, 'param': pmap.parameter, 's': TIMEOUT,
                         'hosts': hosts or 'localhost'})
             return
@@ -722,11 +728,19 @@ class Checker:
         if wrong:
             key = wrong[0]
             self.add(FAIL, name,
-                     _("%(file)s (%(param)s): for %(count)d of %(total)d keys "
-                       "Postfix's answer differs from vmm's lookup functions,"
-                       " e.g. `postmap -q %(key)s` gives '%(got)s', vmm "
-                       "'%(want)s'; check dbname and query in %(file)s "
-                       '(see pgsql/postfix/pgsql-%(param)s.cf)')
+                     ngettext("%(file)s (%(param)s): for %(count)d of "
+                              "%(total)d key Postfix's answer differs from "
+                              "vmm's lookup functions, e.g. `postmap -q "
+                              "%(key)s` gives '%(got)s', vmm '%(want)s'; "
+                              'check dbname and query in %(file)s (see '
+                              'pgsql/postfix/pgsql-%(param)s.cf)',
+                              "%(file)s (%(param)s): for %(count)d of "
+                              "%(total)d keys Postfix's answer differs from "
+                              "vmm's lookup functions, e.g. `postmap -q "
+                              "%(key)s` gives '%(got)s', vmm '%(want)s'; "
+                              'check dbname and query in %(file)s (see '
+                              'pgsql/postfix/pgsql-%(param)s.cf)',
+                              len(wanted))
                      % {'file': path, 'param': pmap.parameter,
                         'count': len(wrong), 'total': len(wanted),
                         'key': key, 'got': _shown(got.get(key, [])),

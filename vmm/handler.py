@@ -368,8 +368,8 @@ class Handler:
                            QuotaLimit.parse_messages(messages or '0'))
         domain = self._domain(name, lock=True)
         reset = domain.set_quota(quota, force)
-        self.log(_('domain %(domain)s quota set to %(bytes)s bytes, '
-                   '%(messages)d messages')
+        self.log(_('domain %(domain)s quota set to bytes=%(bytes)s, '
+                   'messages=%(messages)d')
                  % {'domain': domain.name, 'bytes': quota.bytes,
                     'messages': quota.messages}, domain.name)
         return reset
@@ -417,8 +417,8 @@ class Handler:
         kinds = {'accounts': 'account', 'aliases': 'alias',
                  'relocated': 'relocated'}
         if detail in kinds:
-            return ['%s@%s' % (row[1], row[2]) for row in listing.addresses(
-                self.conn, '%%@%s' % domain.name, (kinds[detail],))]
+            return ('%s@%s' % (row[1], row[2]) for row in listing.addresses(
+                self.conn, '%%@%s' % domain.name, (kinds[detail],)))
         if detail == 'aliasdomains':
             return domain.alias_domain_names()
         return CatchallAlias(self.cur, domain).destinations()

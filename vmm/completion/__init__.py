@@ -6,9 +6,52 @@ vmm.cfg is usable and the server answers within two seconds."""
 import sys
 
 _SERVICES = ('imap', 'pop3', 'sieve', 'smtp')
-# Positional metavars whose candidates come from the database.
-_FROM_DATABASE = {'FQDN': 'domains', 'ADDRESS': 'addresses',
-                  'NEWADDRESS': 'addresses', 'DESTINATION': 'destinations'}
+_ACCOUNT_COMMANDS = ('userdelete', 'userinfo', 'username', 'usernote',
+                     'userpassword', 'userquota', 'userservices',
+                     'usertransport', 'uservacation')
+_PRIMARY_COMMANDS = ('domaindelete', 'domaininfo', 'domainlimits',
+                     'domainnote', 'domainquota', 'domainservices',
+                     'domaintransport', 'catchallinfo')
+# For each command, what its positionals accept from the database, one
+# kind per positional (the last repeats); None: a new name, nothing to
+# offer.  Only what the command takes is offered: no alias domain to
+# domaininfo, no relocated user to userinfo.
+_KINDS = dict(
+    [(command, ('accounts',)) for command in _ACCOUNT_COMMANDS] +
+    [(command, ('primary',)) for command in _PRIMARY_COMMANDS],
+    catchalladd=('primary', 'accounts'),
+    catchalldelete=('primary', 'catchall'),
+    aliasdomainadd=(None, 'primary'),
+    aliasdomaindelete=('aliasdomains',),
+    aliasdomaininfo=('aliasdomains',),
+    aliasdomainswitch=('aliasdomains', 'primary'),
+    relaydomaindelete=('relays',),
+    relaydomaininfo=('relays',),
+    aliasadd=('primary aliases', 'accounts'),
+    aliasdelete=('aliases', 'destinations'),
+    aliasinfo=('aliases',),
+    relocatedadd=(None, 'accounts'),
+    relocateddelete=('relocated',),
+    relocatedinfo=('relocated',))
+_DOMAIN_SQL = {
+    'primary': 'SELECT domainname FROM domain_name WHERE is_primary',
+    'aliasdomains': 'SELECT domainname FROM domain_name WHERE NOT '
+                    'is_primary',
+    'relays': 'SELECT domainname FROM relay_domain',
+}
+# local part, domain name of the addresses of each kind; %(l)s a LIKE
+# pattern for the local part, %(d)s the domain names that may follow it.
+_ADDRESS_SQL = {
+    'accounts': 'SELECT u.local_part, n.domainname FROM users u JOIN '
+                'domain_name n USING (gid)',
+    'aliases': 'SELECT DISTINCT a.address, n.domainname FROM alias a JOIN '
+               'domain_name n USING (gid)',
+    'primary aliases': 'SELECT DISTINCT a.address, n.domainname FROM alias '
+                       'a JOIN domain_name n ON n.gid = a.gid AND '
+                       'n.is_primary',
+    'relocated': 'SELECT r.address, n.domainname FROM relocated r JOIN '
+                 'domain_name n USING (gid)',
+}
 
 
 def candidates(words, index):
@@ -51,16 +94,11 @@ def candidates(words, index):
         from vmm.config import OPTIONS
         return _match(['%s.%s' % (section, name) for section in OPTIONS
                        for name in OPTIONS[section]], current)
-    metavars = [a.metavar or a.dest for a in parser._actions
-                if not a.option_strings]
-    metavar = metavars[min(len(positionals), len(metavars) - 1)] \
-        if metavars else None
-    if command in ('aliasdomainadd', 'aliasdomainswitch') and \
-            metavar == 'DESTINATION':
-        metavar = 'FQDN'
-    if metavar in _FROM_DATABASE:
-        return _from_database(_FROM_DATABASE[metavar], current, config)
-    return []
+    kinds = _KINDS.get(command)
+    kind = kinds[min(len(positionals), len(kinds) - 1)] if kinds else None
+    if kind is None:
+        return []
+    return _from_database(kind, current, config, positionals[:1])
 
 
 def _subparser(command):
@@ -90,9 +128,11 @@ def _match(words, prefix):
     return [word for word in words if word.startswith(prefix)]
 
 
-def _from_database(kind, prefix, config_path):
-    """Domain names or addresses starting with *prefix*; [] when the
-    database cannot be asked quickly."""
+def _from_database(kind, prefix, config_path, first):
+    """Names or addresses of *kind* starting with *prefix*, in Unicode as
+    vmm shows them; [] when the database cannot be asked quickly.
+    *first* holds the command's first positional, whose destinations
+    ``destinations`` and ``catchall`` offer."""
     try:
         from vmm import database
         from vmm.config import Config
@@ -102,27 +142,58 @@ def _from_database(kind, prefix, config_path):
         return []
     try:
         with conn.cursor() as cur:
-            like = prefix.replace('\\', '\\\\').replace('%', '\\%') \
-                .replace('_', '\\_') + '%'
-            if kind == 'domains':
-                cur.execute('SELECT domainname FROM domain_name WHERE '
-                            'domainname LIKE %(p)s UNION SELECT domainname '
-                            'FROM relay_domain WHERE domainname LIKE %(p)s '
-                            'ORDER BY 1 LIMIT 500', {'p': like})
+            if kind in _DOMAIN_SQL:
+                cur.execute(_DOMAIN_SQL[kind])
+                found = _shown_domains(cur, prefix)
+            elif kind in ('destinations', 'catchall'):
+                found = _destinations(cur, kind, first, prefix)
             else:
-                cur.execute(
-                    "SELECT a FROM (SELECT u.local_part || '@' || "
-                    'n.domainname AS a FROM users u JOIN domain_name n '
-                    "USING (gid) UNION SELECT a.address || '@' || "
-                    'n.domainname FROM alias a JOIN domain_name n USING '
-                    "(gid) UNION SELECT r.address || '@' || n.domainname "
-                    'FROM relocated r JOIN domain_name n USING (gid)) x '
-                    'WHERE a LIKE %s ORDER BY 1 LIMIT 500', (like,))
-            return [row[0] for row in cur.fetchall()]
+                found = _addresses(cur, kind, prefix)
     except Exception:  # an old schema, a lost connection: no candidates
         return []
     finally:
         conn.close()
+    from vmm.models.values import display_order
+    return sorted(found, key=display_order)[:500]
+
+
+def _shown_domains(cur, prefix):
+    """The Unicode forms of the names *cur* returned that start with
+    *prefix*."""
+    from vmm.models.values import display_domain
+    shown = (display_domain(row[0]) for row in cur.fetchall())
+    return [name for name in shown if name.startswith(prefix)]
+
+
+def _addresses(cur, kind, prefix):
+    from vmm.models.values import display_domain
+    local, at, _domain = prefix.partition('@')
+    like = local.replace('\\', '\\\\').replace('%', '\\%') \
+        .replace('_', '\\_') + ('' if at else '%')
+    cur.execute('SELECT * FROM (%s) x (local_part, domainname) WHERE '
+                'local_part LIKE %%(l)s LIMIT 5000' % _ADDRESS_SQL[kind],
+                {'l': like})
+    shown = ('%s@%s' % (row[0], display_domain(row[1]))
+             for row in cur.fetchall())
+    return [address for address in shown if address.startswith(prefix)]
+
+
+def _destinations(cur, kind, first, prefix):
+    """The destinations of the alias or catch-all domain named first."""
+    from vmm.models.alias import Alias, CatchallAlias
+    from vmm.models.domain import Domain
+    from vmm.models.values import DomainName, EmailAddress
+    if not first:
+        return []
+    if kind == 'catchall':
+        owner = CatchallAlias(cur, Domain.get(cur, DomainName(first[0])))
+    else:
+        address = EmailAddress(first[0])
+        owner = Alias(cur, Domain.owning(cur, address.domain),
+                      address.localpart)
+    shown = (EmailAddress.display(d) for d in owner.destinations())
+    return [destination for destination in shown
+            if destination.startswith(prefix)]
 
 
 def main(argv):

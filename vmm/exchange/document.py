@@ -15,7 +15,7 @@ from vmm.exchange import (
     at,
     dump,
 )
-from vmm.i18n import _
+from vmm.i18n import _, ngettext
 
 
 def _key(where, key):
@@ -231,9 +231,11 @@ def _check_destinations(values, where, limit):
         seen.add(destination, at)
         destinations.append(destination)
     if len(destinations) > limit:
-        raise InvalidImport(where, _("%(count)d destinations; Postfix's "
-                                     'virtual_alias_expansion_limit is '
-                                     '%(limit)d')
+        raise InvalidImport(where, ngettext(
+            "%(count)d destination; Postfix's virtual_alias_expansion_limit "
+            'is %(limit)d',
+            "%(count)d destinations; Postfix's virtual_alias_expansion_limit "
+            'is %(limit)d', len(destinations))
                             % {'count': len(destinations), 'limit': limit})
     return destinations
 

@@ -6,7 +6,7 @@ import os
 from vmm.errors import VMMError
 from vmm.exchange import COUNT_KEYS, at, located
 from vmm.exchange.document import check_against_database, check_document
-from vmm.i18n import _
+from vmm.i18n import _, ngettext
 
 
 class _Ids:
@@ -225,5 +225,7 @@ def _make_mailboxes(handler, missing):
     for problem in problems[:shown]:
         handler.warnings.append(_('Imported, but: %s') % problem)
     if len(problems) > shown:
-        handler.warnings.append(_('… and %d more directory problems')
-                                % (len(problems) - shown))
+        more = len(problems) - shown
+        handler.warnings.append(ngettext('… and %d more directory problem',
+                                         '… and %d more directory problems',
+                                         more) % more)

@@ -4,6 +4,7 @@ from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
 from vmm.models import shared
+from vmm.models.values import EmailAddress, display_order
 
 
 def address_kind(cur, gid, localpart):
@@ -175,10 +176,10 @@ class Account:
             'n.is_primary WHERE a.destination = ANY(%(names)s) '
             "UNION ALL SELECT '@' || n.domainname, c.destination "
             'FROM catchall c JOIN domain_name n ON n.gid = c.gid AND '
-            'n.is_primary WHERE c.destination = ANY(%(names)s) '
-            'ORDER BY 1, 2',
+            'n.is_primary WHERE c.destination = ANY(%(names)s)',
             {'names': self.all_addresses()})
-        return cur.fetchall()
+        return sorted(cur.fetchall(), key=lambda row: tuple(
+            display_order(EmailAddress.display(text)) for text in row))
 
     def all_addresses(self):
         """The account's address under its primary and alias domains."""

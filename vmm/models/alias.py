@@ -3,7 +3,14 @@
 from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
-from vmm.models.values import EmailAddress
+from vmm.models.values import EmailAddress, display_order
+
+
+def _as_shown(destinations):
+    """Destinations in the order of their Unicode form, as info shows
+    them."""
+    return sorted(destinations,
+                  key=lambda d: display_order(EmailAddress.display(d)))
 
 
 def new_destinations(present, destinations):
@@ -30,9 +37,8 @@ class Alias:
 
     def destinations(self):
         self._cur.execute('SELECT destination FROM alias WHERE gid = %s AND '
-                          'address = %s ORDER BY destination',
-                          (self.domain.gid, self.localpart))
-        return [row[0] for row in self._cur.fetchall()]
+                          'address = %s', (self.domain.gid, self.localpart))
+        return _as_shown(row[0] for row in self._cur.fetchall())
 
     def require(self):
         destinations = self.destinations()
@@ -78,9 +84,9 @@ class CatchallAlias:
         self.domain = domain
 
     def destinations(self):
-        self._cur.execute('SELECT destination FROM catchall WHERE gid = %s '
-                          'ORDER BY destination', (self.domain.gid,))
-        return [row[0] for row in self._cur.fetchall()]
+        self._cur.execute('SELECT destination FROM catchall WHERE gid = %s',
+                          (self.domain.gid,))
+        return _as_shown(row[0] for row in self._cur.fetchall())
 
     def add(self, destinations):
         present = set(self.destinations())

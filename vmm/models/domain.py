@@ -5,7 +5,7 @@ from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _, ngettext
 from vmm.models import shared
-from vmm.models.values import display_domain
+from vmm.models.values import display_domain, domain_order
 
 
 def name_kind(cur, name):
@@ -205,10 +205,11 @@ class Domain:
                            errors.DOMAIN_LIMIT_REACHED)
 
     def alias_domain_names(self):
+        """Sorted by their Unicode form, as shown."""
         self._cur.execute('SELECT domainname FROM domain_name WHERE gid = %s '
-                          'AND NOT is_primary ORDER BY domainname',
-                          (self.gid,))
-        return [row[0] for row in self._cur.fetchall()]
+                          'AND NOT is_primary', (self.gid,))
+        return sorted((row[0] for row in self._cur.fetchall()),
+                      key=domain_order)
 
     def set_note(self, note):
         self._cur.execute('UPDATE domain_data SET note = %s WHERE gid = %s',

@@ -124,6 +124,20 @@ def _stream(conn, sql, params):
         yield from cur
 
 
+def _display_order(conn, likes):
+    """The domain names matching *likes*, sorted by their Unicode form in
+    Python: the listing's SQL orders by their position in this array,
+    since PostgreSQL only knows the ACE form and its own collation.
+    Domains are few next to the addresses streamed."""
+    from vmm.models.values import domain_order
+    with conn.cursor() as cur:
+        cur.execute('SELECT domainname FROM domain_name WHERE domainname '
+                    'LIKE ANY(%(d)s) UNION SELECT domainname FROM '
+                    'relay_domain WHERE domainname LIKE ANY(%(d)s)',
+                    {'d': likes})
+        return sorted((row[0] for row in cur), key=domain_order)
+
+
 def domains(conn, pattern=None):
     """(kind, name, primary name) rows: each primary domain followed by its
     alias domains; relay domains as their own kind.  A matching primary
@@ -131,19 +145,26 @@ def domains(conn, pattern=None):
     primary."""
     _local, domain = parse_pattern(pattern, conn)
     return _stream(conn, """
-        SELECT CASE WHEN n.is_primary THEN 'primary' ELSE 'alias' END,
-               n.domainname, p.domainname
-          FROM domain_name n
-          JOIN domain_name p ON p.gid = n.gid AND p.is_primary
-         WHERE p.domainname LIKE ANY(%(d)s)
-            OR n.domainname LIKE ANY(%(d)s)
-            OR (n.is_primary AND EXISTS (
-                    SELECT 1 FROM domain_name m
-                     WHERE m.gid = n.gid AND m.domainname LIKE ANY(%(d)s)))
-        UNION ALL
-        SELECT 'relay', domainname, domainname FROM relay_domain
-         WHERE domainname LIKE ANY(%(d)s)
-         ORDER BY 3, 1 DESC, 2""", {'d': domain})
+        SELECT x.* FROM (
+            SELECT CASE WHEN n.is_primary THEN 'primary' ELSE 'alias' END,
+                   n.domainname, p.domainname
+              FROM domain_name n
+              JOIN domain_name p ON p.gid = n.gid AND p.is_primary
+             WHERE p.domainname LIKE ANY(%(d)s)
+                OR n.domainname LIKE ANY(%(d)s)
+                OR (n.is_primary AND EXISTS (
+                        SELECT 1 FROM domain_name m
+                         WHERE m.gid = n.gid
+                           AND m.domainname LIKE ANY(%(d)s)))
+            UNION ALL
+            SELECT 'relay', domainname, domainname FROM relay_domain
+             WHERE domainname LIKE ANY(%(d)s)) x (kind, name, primary_name)
+          JOIN unnest(%(o)s::text[]) WITH ORDINALITY p (name, place)
+            ON p.name = x.primary_name
+          JOIN unnest(%(o)s::text[]) WITH ORDINALITY n (name, place)
+            ON n.name = x.name
+         ORDER BY p.place, x.kind = 'alias', n.place""",
+                   {'d': domain, 'o': _display_order(conn, ['%'])})
 
 
 _ADDRESS_SQL = {
@@ -164,9 +185,14 @@ _ADDRESS_SQL = {
 
 def addresses(conn, pattern=None, kinds=('account', 'alias', 'relocated')):
     """(kind letter, local part, domain, is primary domain) rows, sorted by
-    domain and local part."""
+    domain as shown, then local part (ASCII, so byte order is the order a
+    reader sees)."""
     local, domain = parse_pattern(pattern, conn)
     sql = ' UNION ALL '.join(_ADDRESS_SQL[kind] for kind in kinds)
-    return _stream(conn, sql + ' ORDER BY 3, 2',
-                   {'d': domain, 'l': local or '%'})
-
+    return _stream(conn, 'SELECT x.* FROM (' + sql + ') x (kind, local_part,'
+                   ' domainname, is_primary) JOIN unnest(%(o)s::text[]) '
+                   'WITH ORDINALITY o (name, place) ON o.name = x.domainname '
+                   'ORDER BY o.place, x.local_part COLLATE "C", '
+                   'x.kind COLLATE "C"',
+                   {'d': domain, 'l': local or '%',
+                    'o': _display_order(conn, domain)})

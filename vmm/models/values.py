@@ -99,6 +99,21 @@ def display_domain(ace):
     return DomainName.unicode.fget(ace)
 
 
+def display_order(shown):
+    """Sort key of a name or address as shown: accents set aside first
+    (bücher beside bucher, not after zoo), then the text itself, so that
+    no database collation or locale decides the order."""
+    import unicodedata
+    plain = ''.join(char for char in unicodedata.normalize('NFKD', shown)
+                    if not unicodedata.combining(char))
+    return plain.casefold(), shown
+
+
+def domain_order(ace):
+    """Sort key of a stored ACE domain name: its Unicode form."""
+    return display_order(display_domain(ace))
+
+
 def check_localpart(localpart):
     """Validate and lower-case a local part (vmm(1) ARGUMENTS)."""
     if not localpart:
