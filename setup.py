@@ -68,10 +68,12 @@ setup(
         'argon2-cffi>=21.0',
         'bcrypt>=4.0',
         'configupdater>=3.1',
+        'cryptography>=38',
+        'dnspython>=2.3',
     ],
     extras_require={
         'test': ['pytest>=7', 'hypothesis>=6', 'Babel>=2.12', 'wheel',
-                 'ruff>=0.4'],
+                 'ruff>=0.4', 'dkimpy>=1.1', 'dnslib>=0.9'],
     },
     entry_points={'console_scripts': ['vmm = vmm.cli:main']},
     cmdclass={'build_py': BuildWithCatalogs},

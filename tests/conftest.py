@@ -44,6 +44,7 @@ def pg():
     server = servers.PostgresServer(directory).start()
     server.execute("CREATE ROLE postfix LOGIN PASSWORD 'postfix'")
     server.execute("CREATE ROLE dovecot LOGIN PASSWORD 'dovecot'")
+    server.execute("CREATE ROLE opendkim LOGIN PASSWORD 'opendkim'")
     server.execute('CREATE DATABASE %s' % TEMPLATE_DB)
     conn = server.connect(TEMPLATE_DB)
     try:
@@ -53,6 +54,7 @@ def pg():
     finally:
         conn.close()
     server.psql(TEMPLATE_DB, '-v', 'postfix=postfix', '-v', 'dovecot=dovecot',
+                '-v', 'opendkim=opendkim',
                 '-f', os.path.join(schema.sql_directory(),
                                    'set-permissions.sql'),
                 stdout=subprocess.DEVNULL)
