@@ -54,7 +54,7 @@ setup(
               'vmm.pgsql', 'vmm.completion'],
     package_dir={'vmm.pgsql': 'pgsql'},
     package_data={'vmm.pgsql': ['*.sql', 'upgrade/*.sql', 'postfix/*',
-                                'dovecot/*'],
+                                'dovecot/*', 'opendkim/*'],
                   'vmm.completion': ['vmm', '_vmm']},
     data_files=[('share/man/man1', ['man/vmm.1']),
                 ('share/man/man5', ['man/vmm.cfg.5']),
@@ -73,7 +73,8 @@ setup(
     ],
     extras_require={
         'test': ['pytest>=7', 'hypothesis>=6', 'Babel>=2.12', 'wheel',
-                 'ruff>=0.4', 'dkimpy>=1.1', 'dnslib>=0.9'],
+                 'ruff>=0.4', 'dkimpy>=1.1', 'PyNaCl>=1.5',
+                 'dnslib>=0.9'],
     },
     entry_points={'console_scripts': ['vmm = vmm.cli:main']},
     cmdclass={'build_py': BuildWithCatalogs},

@@ -23,19 +23,32 @@ CREATE TABLE dkim_key (
 CREATE UNIQUE INDEX dkim_key_one_active ON dkim_key (gid)
     WHERE state = 'active';
 
--- OpenDKIM's KeyTable: key name -> signing domain, selector, private key.
--- Every name of a domain (the primary and each alias domain) signs with
--- the domain's active key under its own name as d=, so that d= is the
--- From domain receivers see; each name publishes the record under its
--- own selector._domainkey.
+-- OpenDKIM's KeyTable (key name -> signing domain, selector, private key)
+-- and SigningTable (sender domain -> key name).  Every name of a domain
+-- (the primary and each alias domain) signs with the domain's active key
+-- under its own name as d=, so that d= is the From domain receivers see;
+-- each name publishes the record under its own selector._domainkey.
+-- OpenDKIM 2.11 signs with one algorithm per instance (its
+-- SignatureAlgorithm), so RSA keys and Ed25519 keys have views of their
+-- own: an instance never gets a key it cannot use.
 CREATE VIEW opendkim_key_table AS
     SELECT n.domainname AS keyname, n.domainname AS domain, k.selector,
            k.private_key
       FROM dkim_key k JOIN domain_name n ON n.gid = k.gid
-     WHERE k.state = 'active';
+     WHERE k.state = 'active' AND k.algorithm <> 'ed25519';
 
--- OpenDKIM's SigningTable: sender domain -> key name.
 CREATE VIEW opendkim_signing_table AS
     SELECT n.domainname AS pattern, n.domainname AS keyname
       FROM dkim_key k JOIN domain_name n ON n.gid = k.gid
-     WHERE k.state = 'active';
+     WHERE k.state = 'active' AND k.algorithm <> 'ed25519';
+
+CREATE VIEW opendkim_ed25519_key_table AS
+    SELECT n.domainname AS keyname, n.domainname AS domain, k.selector,
+           k.private_key
+      FROM dkim_key k JOIN domain_name n ON n.gid = k.gid
+     WHERE k.state = 'active' AND k.algorithm = 'ed25519';
+
+CREATE VIEW opendkim_ed25519_signing_table AS
+    SELECT n.domainname AS pattern, n.domainname AS keyname
+      FROM dkim_key k JOIN domain_name n ON n.gid = k.gid
+     WHERE k.state = 'active' AND k.algorithm = 'ed25519';

@@ -34,13 +34,16 @@ GRANT SELECT (gid, domainname, is_primary) ON domain_name TO :"dovecot";
 -- Dovecot's dict quota keeps the usage per uid here.
 GRANT SELECT, INSERT, UPDATE, DELETE ON userquota TO :"dovecot";
 
--- OpenDKIM reads its KeyTable and SigningTable from two views and nothing
--- else: the views run with the owner's rights, so the role reads the
--- active keys of pgsql/dkim.sql without any right on a table.
+-- OpenDKIM reads its KeyTable and SigningTable from four views (RSA and
+-- Ed25519 keys) and nothing else: the views run with the owner's rights,
+-- so the role reads the active keys of pgsql/dkim.sql without any right
+-- on a table.
 \if :{?opendkim}
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM :"opendkim";
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM :"opendkim";
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM :"opendkim";
 GRANT USAGE ON SCHEMA public TO :"opendkim";
-GRANT SELECT ON opendkim_key_table, opendkim_signing_table TO :"opendkim";
+GRANT SELECT ON opendkim_key_table, opendkim_signing_table,
+    opendkim_ed25519_key_table, opendkim_ed25519_signing_table
+    TO :"opendkim";
 \endif
