@@ -6,7 +6,7 @@ import shlex
 import sys
 
 from vmm import errors
-from vmm.cli import common, output
+from vmm.cli import common
 from vmm.cli.parser import add_command
 from vmm.errors import VMMError
 from vmm.i18n import _
@@ -83,44 +83,40 @@ def _lines(source):
 
 def do_batch(args):
     from vmm.handler import Handler
+    out = args.out
     source = _stdin() if args.file == '-' else _open(args.file)
     handler = Handler(args.config, read_write=True)
     handler.batch = True
     parsers = _LineParsers()
     first_failure = None
-    common.batch_handler = handler
     try:
-        for number, text, argv in _lines(source):
-            try:
-                if isinstance(argv, VMMError):
-                    raise argv
-                line_args = parsers.parse(argv)
-                line_args.config = args.config
-                if args.continue_on_error:
-                    with handler.savepoint():
+        with common.transaction(handler, out):
+            for number, text, argv in _lines(source):
+                try:
+                    if isinstance(argv, VMMError):
+                        raise argv
+                    line_args = parsers.parse(argv)
+                    line_args.config, line_args.out = args.config, out
+                    # Its handler, whose transaction the line joins.
+                    line_args.batch = handler
+                    if args.continue_on_error:
+                        with handler.savepoint():
+                            line_args.func(line_args)
+                    else:
                         line_args.func(line_args)
-                else:
-                    line_args.func(line_args)
-            except VMMError as err:
-                if not isinstance(argv, VMMError):
-                    text = parsers.shown(argv)
-                output.error(_('line %(number)d: %(line)s: %(error)s')
-                             % {'number': number, 'line': text,
-                                'error': err.msg}, err.code)
-                if first_failure is None:
-                    first_failure = err.code
-                if not args.continue_on_error:
-                    raise _Abort() from None
-        handler.commit()
+                except VMMError as err:
+                    if not isinstance(argv, VMMError):
+                        text = parsers.shown(argv)
+                    out.error(_('line %(number)d: %(line)s: %(error)s')
+                              % {'number': number, 'line': text,
+                                 'error': err.msg}, err.code)
+                    if first_failure is None:
+                        first_failure = err.code
+                    if not args.continue_on_error:
+                        raise _Abort() from None
     except _Abort:
-        handler.rollback()
-        output.error(_('nothing was changed'), first_failure)
-    except BaseException:
-        handler.rollback()
-        raise
+        out.error(_('nothing was changed'), first_failure)
     finally:
-        common.batch_handler = None
-        handler.close()
         if args.file != '-':
             source.close()
     return first_failure or 0
