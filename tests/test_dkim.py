@@ -104,6 +104,7 @@ def test_purge_step_retires_after_retire_days(vmm_dns, db, tmp_path, pg,
                                               mail_base):
     from vmm.handler import Handler
     from vmm.handler.dkim import retire_dkim_keys
+    from vmm.handler.results import RetiredDkimKey
     assert_ok(vmm_dns('da', 'example.org'))
     assert_ok(vmm_dns('dka', 'example.org', '-s', 'old'))
     assert_ok(vmm_dns('dkac', 'example.org', '--no-dns-check'))
@@ -113,8 +114,8 @@ def test_purge_step_retires_after_retire_days(vmm_dns, db, tmp_path, pg,
     now = datetime.datetime.now(datetime.timezone.utc)
     for as_of, expected in ((now + datetime.timedelta(days=6), []),
                             (now + datetime.timedelta(days=8), [
-                                {'domain': 'example.org', 'selector': 'old',
-                                 'records': ['old._domainkey.example.org']}])):
+                                RetiredDkimKey('example.org', 'old', (
+                                    'old._domainkey.example.org',))])):
         handler = Handler(config)
         try:
             assert retire_dkim_keys(handler, as_of, dry_run=True) == expected

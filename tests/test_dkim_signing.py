@@ -169,13 +169,14 @@ def test_rotation_end_to_end(signing):
 
     from vmm.handler import Handler
     from vmm.handler.dkim import retire_dkim_keys
+    from vmm.handler.results import RetiredDkimKey
     handler = Handler(signing.vmm.config)
     try:
         later = datetime.datetime.now(datetime.timezone.utc) + \
             datetime.timedelta(days=8)
         assert retire_dkim_keys(handler, later, False) == [
-            {'domain': fqdn, 'selector': 'first',
-             'records': ['first._domainkey.rotate.example']}]
+            RetiredDkimKey(fqdn, 'first',
+                           ('first._domainkey.rotate.example',))]
         handler.commit()
     finally:
         handler.close()

@@ -1,7 +1,7 @@
 """dkimadd, dkiminfo, dkimrotate, dkimactivate, dkimdelete."""
 
 from vmm import dkim
-from vmm.cli import common, output
+from vmm.cli import common
 from vmm.cli.parser import add_command
 from vmm.i18n import _
 
@@ -11,65 +11,69 @@ def _state(state):
             'retiring': _('retiring'), 'retired': _('retired')}[state]
 
 
-def _print_selector(message, selector):
-    if output.json_mode():
-        output.field('selector', selector)
-    else:
-        print(message % selector)
+def _report_new(args, selector):
+    args.out.field('selector', selector)
+    if not args.out.json:
+        args.out.line(_('DKIM key %s added (published); publish its TXT '
+                        'record as dkiminfo shows, then run dkimactivate')
+                      % selector)
 
 
-def do_dkimadd(args):
-    selector = common.run(args, lambda h: h.dkim_add(
-        args.fqdn, args.selector, args.algorithm))
-    _print_selector(_('DKIM key %s added (published); publish its TXT '
-                      'record as dkiminfo shows, then run dkimactivate'),
-                    selector)
+@common.with_handler(report=_report_new)
+def do_dkimadd(args, handler):
+    return handler.dkim_add(args.fqdn, args.selector, args.algorithm)
 
 
-def do_dkimrotate(args):
-    selector = common.run(args, lambda h: h.dkim_rotate(args.fqdn,
-                                                        args.selector))
-    _print_selector(_('DKIM key %s added (published); publish its TXT '
-                      'record as dkiminfo shows, then run dkimactivate'),
-                    selector)
+@common.with_handler(report=_report_new)
+def do_dkimrotate(args, handler):
+    return handler.dkim_rotate(args.fqdn, args.selector)
 
 
-def do_dkimactivate(args):
-    selector = common.run(args, lambda h: h.dkim_activate(
-        args.fqdn, not args.no_dns_check))
-    _print_selector(_('DKIM key %s is active'), selector)
+def _report_active(args, selector):
+    args.out.field('selector', selector)
+    if not args.out.json:
+        args.out.line(_('DKIM key %s is active') % selector)
 
 
-def do_dkimdelete(args):
-    removed = common.run(args, lambda h: h.dkim_delete(args.fqdn,
-                                                       args.selector))
-    output.items('deleted', _('Deleted DKIM keys'), removed)
+@common.with_handler(report=_report_active)
+def do_dkimactivate(args, handler):
+    return handler.dkim_activate(args.fqdn, not args.no_dns_check)
+
+
+@common.with_handler(report=lambda args, removed: args.out.items(
+    'deleted', _('Deleted DKIM keys'), removed))
+def do_dkimdelete(args, handler):
+    return handler.dkim_delete(args.fqdn, args.selector)
 
 
 def _quoted(strings):
     return ' '.join('"%s"' % text for text in strings)
 
 
-def do_dkiminfo(args):
-    keys = common.run(args, lambda h: h.dkim_info(args.fqdn))
-    if output.json_mode():
-        output.items('keys', '', [dict(key, since=key['since'].isoformat())
-                                  for key in keys])
-        return
-    title = _('DKIM keys')
-    print(title)
-    print('-' * len(title))
-    if not keys:
-        print('\t%s' % _('(none)'))
-    for key in keys:
-        print('\t%s  %s  %s  %s' % (
-            key['selector'], key['algorithm'],
-            _state(key['state']),
-            _('since %s') % key['since'].strftime('%Y-%m-%d %H:%M %Z')))
-        for record in key['records']:
-            print('\t    %s. IN TXT ( %s )' % (record['name'],
-                                              _quoted(record['value'])))
-    print()
+def key_json(key):
+    """A key as dkiminfo --json writes it."""
+    return {'selector': key.selector, 'algorithm': key.algorithm,
+            'state': key.state, 'since': key.since.isoformat(),
+            'records': [{'name': record.name, 'value': list(record.value)}
+                        for record in key.records]}
+
+
+def key_text(key):
+    """A key's line and its records, one per line, as zone-file lines."""
+    lines = ['%s  %s  %s  %s' % (
+        key.selector, key.algorithm, _state(key.state),
+        _('since %s') % key.since.strftime('%Y-%m-%d %H:%M %Z'))]
+    lines += ['    %s. IN TXT ( %s )' % (record.name, _quoted(record.value))
+              for record in key.records]
+    return '\n\t'.join(lines)
+
+
+@common.with_handler
+def do_dkiminfo(args, handler):
+    keys = handler.dkim_info(args.fqdn)
+    args.out.items('keys', _('DKIM keys'),
+                   (key_json(key) if args.out.json else key
+                    for key in keys), text=key_text)
 
 
 def _with_fqdn(sub, name, short, help_text, func):

@@ -5,14 +5,15 @@ import datetime
 
 from vmm import dkim, errors
 from vmm.errors import VMMError
+from vmm.handler.results import DkimKeyInfo, DkimRecord, RetiredDkimKey
 from vmm.i18n import _
 from vmm.models import dkim as keys_table
 
 
-def _record(selector, name, key):
+def _record(name, key):
     value = dkim.record_value(key.algorithm, key.public_key)
-    return {'name': dkim.record_name(selector, name),
-            'value': dkim.split_strings(value)}
+    return DkimRecord(dkim.record_name(key.selector, name),
+                      tuple(dkim.split_strings(value)))
 
 
 class DkimWork:
@@ -71,10 +72,9 @@ class DkimWork:
         publish (one per name of the domain) — never the private key."""
         domain = self._domain(fqdn)
         names = keys_table.names(self.cur, domain.gid)
-        return [{'selector': key.selector, 'algorithm': key.algorithm,
-                 'state': key.state, 'since': key.since,
-                 'records': [_record(key.selector, name, key)
-                             for name in names]}
+        return [DkimKeyInfo(key.selector, key.algorithm, key.state,
+                            key.since,
+                            tuple(_record(name, key) for name in names))
                 for key in keys_table.keys(self.cur, domain.gid)]
 
     def dkim_activate(self, fqdn, dns_check=True):
@@ -134,9 +134,8 @@ def retire_dkim_keys(handler, as_of, dry_run):
     done = []
     for gid, domain_name, selector, _algorithm, _public in rows:
         names = keys_table.names(handler.cur, gid)
-        done.append({'domain': domain_name, 'selector': selector,
-                     'records': [dkim.record_name(selector, name)
-                                 for name in names]})
+        done.append(RetiredDkimKey(domain_name, selector, tuple(
+            dkim.record_name(selector, name) for name in names)))
         if not dry_run:
             keys_table.set_state(handler.cur, gid, selector, 'retired')
             handler.log(_('domain %(domain)s: DKIM key %(selector)s retired')
