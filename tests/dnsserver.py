@@ -5,7 +5,7 @@ it answers TXT queries from a dict that the test fills with the records
 import socket
 
 from dnslib import QTYPE, RCODE, RR, TXT
-from dnslib.server import BaseResolver, DNSServer
+from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 
 class _Records(BaseResolver):
@@ -24,6 +24,11 @@ class _Records(BaseResolver):
         return reply
 
 
+# Only errors: the requests would land in the output of vmm, which the
+# tests run in this process.
+_QUIET = DNSLogger('-recv,-send,-request,-reply,-truncated,-data')
+
+
 def _free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.bind(('127.0.0.1', 0))
@@ -39,7 +44,8 @@ class TxtServer:
         self.port = _free_port()
         self.address = '127.0.0.1:%d' % self.port
         self._servers = [DNSServer(self.records, port=self.port,
-                                   address='127.0.0.1', tcp=tcp)
+                                   address='127.0.0.1', tcp=tcp,
+                                   logger=_QUIET)
                          for tcp in (False, True)]
 
     def publish(self, name, strings):

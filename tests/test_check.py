@@ -173,7 +173,7 @@ def test_correct_installation_passes_every_check(vmm, mail, data, state):
         'postfix:relocated_maps', 'postfix:smtpd_sender_login_maps',
         'postfix:relay_domains', 'postfix:relay_recipient_maps',
         'dovecot', 'dovecot:password_query', 'dovecot:auth', 'dovecot:user',
-        'role:postfix', 'role:dovecot'}
+        'role:postfix', 'role:dovecot', 'role:opendkim'}
     # Every map was asked about real objects, and found some.
     for name, check in checks.items():
         if name.startswith('postfix:'):

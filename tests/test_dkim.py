@@ -174,3 +174,45 @@ def test_opendkim_role_reads_the_views_only(vmm_dns, db, pg):
                 "'example.org')", 'SELECT * FROM postfix_gid'):
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             db.query(sql, user='opendkim')
+
+
+def dkim_checks(vmm):
+    """`vmm check --json`'s OpenDKIM role and DKIM DNS lines."""
+    result = vmm('check', '--json')
+    document = json.loads(result.out)
+    return {check['name']: (check['status'], check['detail'])
+            for check in document['checks']
+            if check['name'].startswith(('dkim:', 'role:opendkim'))}
+
+
+def test_check_reports_role_and_dns(vmm_dns, dns, db):
+    assert_ok(vmm_dns('da', 'example.org'))
+    assert_ok(vmm_dns('ada', 'example.net', 'example.org'))
+    assert dkim_checks(vmm_dns) == {'role:opendkim': (
+        'ok', 'the OpenDKIM role opendkim reads only the OpenDKIM views')}
+    assert_ok(vmm_dns('dka', 'example.org', '-s', 'one'))
+    assert_ok(vmm_dns('dkac', 'example.org', '--no-dns-check'))
+    checks = dkim_checks(vmm_dns)
+    assert checks['dkim:example.org'][0] == 'FAIL'
+    assert 'one._domainkey.example.org, one._domainkey.example.net' in \
+        checks['dkim:example.org'][1]
+    [key] = info(vmm_dns, 'example.org')
+    dns.publish(key['records'][0]['name'], key['records'][0]['value'])
+    checks = dkim_checks(vmm_dns)
+    assert checks['dkim:example.org'][0] == 'FAIL'
+    assert 'differs): one._domainkey.example.net;' in \
+        checks['dkim:example.org'][1]
+    publish(dns, key)
+    assert dkim_checks(vmm_dns)['dkim:example.org'] == (
+        'ok', 'DNS publishes the active key one: one._domainkey.example.org, '
+        'one._domainkey.example.net')
+
+    db.query('GRANT SELECT (passwd) ON users TO opendkim')
+    status, detail = dkim_checks(vmm_dns)['role:opendkim']
+    assert status == 'FAIL' and 'password hashes' in detail, detail
+    db.query('REVOKE ALL ON users FROM opendkim')
+    db.query('REVOKE SELECT ON opendkim_key_table, opendkim_signing_table, '
+             'opendkim_ed25519_key_table, opendkim_ed25519_signing_table '
+             'FROM opendkim')
+    status, detail = dkim_checks(vmm_dns)['role:opendkim']
+    assert status == 'warning' and 'no role may read' in detail, detail

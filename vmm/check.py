@@ -368,6 +368,7 @@ class Checker:
             self.check_postfix()
             self.check_dovecot()
             self.check_roles()
+            self.check_dkim()
         finally:
             if self.conn is not None:
                 try:
@@ -1109,6 +1110,20 @@ class Checker:
                                  'only what its lookups need')
                      % {'kind': kind.capitalize(), 'role': role,
                         'named': named})
+
+    # -- DKIM ------------------------------------------------------------
+
+    def check_dkim(self):
+        """The OpenDKIM role's rights, and each active key's record in
+        DNS (vmm.dkim_check)."""
+        if not self.db_ok:
+            return
+        from vmm import dkim_check
+        nameserver = self.config['dkim.nameserver'] or None
+        for results in (lambda: dkim_check.role_results(self.cur),
+                        lambda: dkim_check.dns_results(self.cur, nameserver)):
+            for result in self._query('dkim', results) or ():
+                self.add(*result)
 
 
 def run_checks(config, postfix_dir=None, dovecot_config=None, user=None,
