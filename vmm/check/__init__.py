@@ -16,6 +16,7 @@ from vmm.check.database import (
     check_database,
     check_interrupted_work,
 )
+from vmm.check.dkim import check_dkim
 from vmm.check.dovecot import check_dovecot
 from vmm.check.postfix import check_postfix
 from vmm.check.roles import check_roles
@@ -26,7 +27,7 @@ __all__ = ('FAIL', 'OK', 'WARNING', 'CHECKS', 'Result', 'failed',
 #: The checks, in the order their lines are shown; each takes the
 #: :class:`CheckRun` and adds its Results to it.
 CHECKS = (check_database, check_base_directory, check_interrupted_work,
-          check_postfix, check_dovecot, check_roles)
+          check_postfix, check_dovecot, check_roles, check_dkim)
 
 
 def run_checks(config, postfix_dir=None, dovecot_config=None, user=None,

@@ -2,14 +2,13 @@
 KeyTable and SigningTable and nothing else, and DNS publishes the record
 of every active key under every name of its domain.
 
-Each function takes the read-only cursor of ``vmm check`` and returns
-(status, name, detail) triples; nothing is changed.
+Nothing is changed: the queries run on ``vmm check``'s read-only
+connection and DNS is only asked.
 """
 
 from vmm import dkim
+from vmm.check.base import FAIL, OK, WARNING
 from vmm.i18n import _
-
-OK, WARNING, FAIL = 'ok', 'warning', 'FAIL'
 
 #: What OpenDKIM reads (pgsql/dkim.sql): a role that may read one of
 #: them is an OpenDKIM role.
@@ -117,3 +116,14 @@ def dns_results(cur, nameserver=None):
                 'DNS publishes the active key %(selector)s: %(names)s')
                 % {'selector': selector, 'names': ', '.join(names)}))
     return results
+
+
+def check_dkim(run):
+    """The OpenDKIM roles' rights, and each active key's record in DNS."""
+    if not run.db_ok:
+        return
+    nameserver = run.config['dkim.nameserver'] or None
+    for results in (lambda: role_results(run.cur),
+                    lambda: dns_results(run.cur, nameserver)):
+        for result in run.query('dkim', results) or ():
+            run.add(*result)
