@@ -47,9 +47,10 @@ def do_export(args):
 
 
 def do_import(args):
+    from vmm.cli.progress import progress
     from vmm.exchange.importing import import_file
     counts = common.run(args, lambda h: import_file(
-        h, args.file, args.dry_run))
+        h, args.file, args.dry_run, progress))
     if _json_mode():
         output.field('imported', counts)
         output.field('dry_run', args.dry_run)
