@@ -428,6 +428,55 @@ def bench_cache_sets(pg, env):
         report('cache', name, median_wall(argv, env, runs=1), 's', goal=1)
 
 
+# A SHA512-CRYPT hash of 'secret', as an export carries it.
+IMPORT_HASH = ('{SHA512-CRYPT}$6$AkiSVIN7TjnQiUZF$jBQ2IYPOpYO/yMAM'
+               'wHy9wy3vsCaeaiTV68.J5VHdJCJ0TxIO1w8R/o55KzrKPDPZvZBTHJaIzmp4Whb8SoJVl/')
+
+
+def _import_document(path, gid, count, base):
+    """One domain with *count* accounts, written as export writes it."""
+    with open(path, 'w') as handle:
+        handle.write('{"format": "vmm-export", "version": 1, "domains": '
+                     '[{"name": "import%d.example", "gid": %d, '
+                     '"directory": "%s/import/%d", "accounts": [\n'
+                     % (gid, gid, base, gid))
+        for n in range(count):
+            handle.write('%s{"local_part": "u%d", "uid": %d, '
+                         '"password": "%s", "name": null, "note": null, '
+                         '"transport": null, "quota": null, '
+                         '"services": null, "mailbox": {"format": '
+                         '"maildir", "directory": "Maildir"}}\n'
+                         % (',' if n else '', n, gid * 100000 + n,
+                            IMPORT_HASH))
+        handle.write(']}], "relay_domains": []}\n')
+
+
+def bench_import(env, base):
+    """import of 10,000 and of 100,000 accounts with their hashes, homes
+    and mailboxes included: peak memory side by side, and the rate."""
+    print('\n9. import with password hashes: 10,000 and 100,000 accounts',
+          flush=True)
+    os.makedirs(os.path.join(base, 'import'), mode=0o711)
+    rss = {}
+    for count, gid in ((10000, 7001), (100000, 7002)):
+        path = os.path.join(WORK, 'import-%d.json' % count)
+        _import_document(path, gid, count, base)
+        # The checks and the database alone, then with the homes and
+        # their mailboxes (about 20 directories each by default).
+        wall, _rss = peak_rss([VMM, 'import', '--dry-run', path], env)
+        report('import-rate', 'import --dry-run, %d: accounts per second'
+               % count, count / wall, '/s', goal=5000)
+        wall, rss[count] = peak_rss([VMM, 'import', path], env)
+        report('import', 'import, %d accounts: seconds' % count, wall, 's')
+        report('import', 'import, %d accounts: peak RSS' % count,
+               rss[count], 'MiB')
+        report('import', 'import, %d: accounts per second' % count,
+               count / wall, '/s')
+        os.unlink(path)
+    report('import-memory', 'import peak RSS, 100,000 / 10,000 accounts',
+           rss[100000] / rss[10000], 'x', goal=1.2)
+
+
 def bench_batch(pg, env, base):
     """10,000 useradd lines in one batch against as many separate
     invocations, with a fast password scheme, on fresh domains."""
@@ -527,6 +576,7 @@ def main():
             ('throughput', lambda: bench_throughput(env)),
             ('batch', lambda: bench_batch(pg, env, base)),
             ('cache', lambda: bench_cache_sets(pg, env)),
+            ('import', lambda: bench_import(env, base)),
         ]
         # BENCH_ONLY=cache,import runs those sections alone.
         only = os.environ.get('BENCH_ONLY')

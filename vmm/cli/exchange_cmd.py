@@ -30,13 +30,16 @@ def _json_mode():
 
 
 def do_export(args):
+    from vmm.cli.progress import progress
     from vmm.exchange import export
+    to_file = args.output not in (None, '-')
 
     def work(handler):
         with export.output_file(args.output) as write:
-            return export.export(handler, write, args.domains)
+            return export.export(handler, write, args.domains,
+                                 progress if to_file else None)
     counts = common.run(args, work)
-    if args.output in (None, '-'):
+    if not to_file:
         return
     if _json_mode():
         output.field('exported', counts)
