@@ -101,21 +101,18 @@ def test_unicode_stays_unicode(vmm, db):
 
 
 def test_listing_that_fails_half_way_is_still_one_document(capsys):
-    from vmm.cli import output
+    from vmm.cli.output import Output
     from vmm.errors import VMMError
 
     def rows():
         yield {'address': 'a@example.org'}
         yield {'address': 'b@example.org'}
         raise VMMError('the database went away', 35)
-    output.set_json(True)
-    try:
-        with pytest.raises(VMMError):
-            output.items('addresses', 'Addresses', rows())
-        output.error('the database went away', 35)
-        output.finish()
-    finally:
-        output.set_json(False)
+    out = Output(json=True)
+    with pytest.raises(VMMError):
+        out.items('addresses', 'Addresses', rows())
+    out.error('the database went away', 35)
+    out.finish()
     captured = capsys.readouterr()
     assert json.loads(captured.out) == {'addresses': [
         {'address': 'a@example.org'}, {'address': 'b@example.org'}]}

@@ -51,7 +51,6 @@ def terminal(monkeypatch):
 
 def test_a_terminal_sees_count_total_and_label(terminal):
     master = terminal()
-    output.set_json(False)
     items = list(progress.progress(_slow(12), total=12, label="work"))
     assert items == list(range(12))
     shown = _read_all(master)
@@ -62,7 +61,6 @@ def test_a_terminal_sees_count_total_and_label(terminal):
 
 def test_without_a_total_only_the_count(terminal):
     master = terminal()
-    output.set_json(False)
     assert len(list(progress.progress(_slow(8), label='lines'))) == 8
     shown = _read_all(master)
     assert 'lines: ' in shown and '%' not in shown, repr(shown)
@@ -70,7 +68,6 @@ def test_without_a_total_only_the_count(terminal):
 
 def test_quick_work_shows_nothing(terminal):
     master = terminal()
-    output.set_json(False)
     assert list(progress.progress(range(1000), total=1000)) == \
         list(range(1000))
     assert _read_all(master) == ''
@@ -78,12 +75,8 @@ def test_quick_work_shows_nothing(terminal):
 
 def test_json_mode_shows_nothing(terminal):
     master = terminal()
-    output.set_json(True)
-    try:
-        assert len(list(progress.progress(_slow(8), total=8,
-                                          label='work'))) == 8
-    finally:
-        output.set_json(False)
+    assert len(list(progress.progress(_slow(8), total=8, label='work',
+                                      out=output.Output(json=True)))) == 8
     assert _read_all(master) == ''
 
 
@@ -91,7 +84,6 @@ def test_a_pipe_sees_nothing(monkeypatch):
     read, write = os.pipe()
     stream = os.fdopen(write, 'w')
     monkeypatch.setattr(sys, 'stderr', stream)
-    output.set_json(False)
     assert len(list(progress.progress(_slow(8), total=8))) == 8
     stream.close()
     with os.fdopen(read) as pipe:

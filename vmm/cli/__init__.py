@@ -91,20 +91,20 @@ def run(argv):
     if argv[:1] == ['_complete']:
         from vmm.completion import main as complete
         return complete(argv[1:])
-    from vmm.cli import output
+    from vmm.cli.output import Output, setup_streams
+    # Known before parsing, so that even a usage error comes as JSON.
+    out = Output(json='--json' in (argv[:argv.index('--')] if '--' in argv
+                                   else argv))
     try:
-        output.setup_streams()
-        # Known before parsing, so that even a usage error comes as JSON.
-        output.set_json('--json' in argv[:argv.index('--')]
-                        if '--' in argv else '--json' in argv)
-        code = _run(argv, output)
+        setup_streams()
+        code = _run(argv, out)
     except KeyboardInterrupt:       # before the command began
-        output.error(_('interrupted'), errors.INTERRUPTED)
+        out.error(_('interrupted'), errors.INTERRUPTED)
         code = errors.INTERRUPTED
     # The command is over: a signal now would only cut its output short.
     _ignore_signals()
     try:
-        output.finish()
+        out.finish()
     except BrokenPipeError:
         # The reader went away (| head): not an error of ours.  Point
         # stdout at /dev/null so that the interpreter's final flush is
@@ -148,24 +148,25 @@ def _restore_signals(previous):
         signal.signal(getattr(signal, name), handler)
 
 
-def _run(argv, output):
+def _run(argv, out):
     try:
         from vmm.cli.parser import parse_command_line
         args = parse_command_line(argv)
+        args.out = out
         if args.version:
             from vmm.cli.general_cmd import print_version
-            print_version()
+            print_version(out)
             return 0
         if not getattr(args, 'func', None):
-            output.error(_('no subcommand given; see `vmm help`'),
+            out.error(_('no subcommand given; see `vmm help`'),
                          errors.USAGE)
             return errors.USAGE
         return args.func(args) or 0
     except VMMError as err:
-        output.error(err.msg, err.code)
+        out.error(err.msg, err.code)
         return err.code
     except KeyboardInterrupt:
-        output.error(_('interrupted'), errors.INTERRUPTED)
+        out.error(_('interrupted'), errors.INTERRUPTED)
         return errors.INTERRUPTED
     except Exception as err:
         # A database failure not foreseen where it happened: still one
@@ -174,6 +175,6 @@ def _run(argv, output):
         if not type(err).__module__.startswith('psycopg2'):
             raise
         from vmm.database import first_line
-        output.error(_('Database error: %s') % first_line(err),
+        out.error(_('Database error: %s') % first_line(err),
                      errors.DATABASE_ERROR)
         return errors.DATABASE_ERROR

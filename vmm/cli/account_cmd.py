@@ -3,7 +3,7 @@ userquota, userservices, usertransport, getuser, listpwschemes."""
 
 import argparse
 
-from vmm.cli import common, output
+from vmm.cli import common
 from vmm.cli.domain_cmd import (
     _services,
     format_quota,
@@ -15,78 +15,67 @@ from vmm.cli.parser import add_command
 from vmm.i18n import _
 
 
-def do_useradd(args):
-    def work(handler):
-        from vmm.models.values import EmailAddress
-        address = EmailAddress(args.address)
-        password, generated = common.read_password(
-            handler, args.password, address.unicode)
-        account = handler.user_add(address, password, note=args.note)
-        return account.unicode, password if generated else None
-    address, generated = common.run(args, work)
-    if generated:
-        output.line(_('Generated password for %(address)s: %(password)s')
-                    % {'address': address, 'password': generated})
+@common.with_handler(report=common.print_generated)
+def do_useradd(args, handler):
+    from vmm.models.values import EmailAddress
+    address = EmailAddress(args.address)
+    password, generated = common.read_password(
+        handler, args.out, args.password, address.unicode)
+    shown = handler.user_add(address, password, note=args.note)
+    return (shown, password) if generated else None
 
 
-def do_userdelete(args):
-    common.run(args, lambda h: h.user_delete(
-        args.address, True if args.delete_directory else None, args.force))
+@common.with_handler
+def do_userdelete(args, handler):
+    handler.user_delete(args.address,
+                        True if args.delete_directory else None, args.force)
 
 
 def _inherited(value, inherited):
     return '%s %s' % (value, _('[domain default]')) if inherited else value
 
 
-def do_userinfo(args):
-    def work(handler):
-        account = handler.user_info(args.address)
-        effective = account.effective()
-        fmt, root = account.mail_location
-        show_du = args.details in ('du', 'full') or \
-            handler.config['account.disk_usage']
-        usage = handler.quota_usage(account)
-        quota, services = effective['quota'], effective['services']
-        rows = [
-            ('address', _('Address'), account.unicode),
-            ('name', _('Name'), account.name),
-            ('uid', _('UID'), account.uid),
-            ('gid', _('GID'), account.domain.gid),
-            ('home', _('Home'), account.home),
-            ('mail_location', _('Mail location'), '%s:~/%s' % (fmt, root)),
-            ('quota', _('Quota limit'), _inherited(
-                format_quota(quota), effective['quota_inherited']),
-             dict(quota_json(quota),
-                  inherited=effective['quota_inherited'])),
-            ('quota_usage', _('Quota usage'), _format_usage(usage),
-             None if usage is None else {'bytes': usage[0],
-                                         'messages': usage[1]}),
-            ('transport', _('Transport'), _inherited(
-                effective['transport'], effective['transport_inherited']),
-             {'transport': effective['transport'],
-              'inherited': effective['transport_inherited']}),
-            ('services', _('Services'), _inherited(
-                format_services(services), effective['services_inherited']),
-             {'enabled': services_json(services),
-              'inherited': effective['services_inherited']}),
-            ('note', _('Note'), account.note),
-        ]
-        if show_du:
-            from vmm.models.values import QuotaLimit
-            used = handler.disk_usage(account)
-            rows.insert(5, ('disk_usage', _('Disk usage'),
-                            QuotaLimit.format_bytes(used), used))
-        output.info('account', _('Account information'), rows)
-        if args.details in ('aliases', 'full'):
-            from vmm.models.values import EmailAddress
-            output.items('aliases', _('Aliases and catch-alls pointing '
-                                      'here'),
-                         ({'alias': EmailAddress.display(alias),
-                           'destination': EmailAddress.display(dest)}
-                          for alias, dest in account.aliases_pointing_here()),
-                         text=lambda e: '%s → %s' % (e['alias'],
-                                                     e['destination']))
-    common.run(args, work)
+@common.with_handler
+def do_userinfo(args, handler):
+    info = handler.user_info(args.address, args.details)
+    usage = info.quota_usage
+    rows = [
+        ('address', _('Address'), info.address),
+        ('name', _('Name'), info.name),
+        ('uid', _('UID'), info.uid),
+        ('gid', _('GID'), info.gid),
+        ('home', _('Home'), info.home),
+        ('mail_location', _('Mail location'), info.mail_location),
+        ('quota', _('Quota limit'), _inherited(
+            format_quota(info.quota), info.quota_inherited),
+         dict(quota_json(info.quota), inherited=info.quota_inherited)),
+        ('quota_usage', _('Quota usage'), _format_usage(usage),
+         None if usage is None else {'bytes': usage[0],
+                                     'messages': usage[1]}),
+        ('transport', _('Transport'), _inherited(
+            info.transport, info.transport_inherited),
+         {'transport': info.transport,
+          'inherited': info.transport_inherited}),
+        ('services', _('Services'), _inherited(
+            format_services(info.services), info.services_inherited),
+         {'enabled': services_json(info.services),
+          'inherited': info.services_inherited}),
+        ('note', _('Note'), info.note),
+    ]
+    if info.disk_usage is not None:
+        from vmm.models.values import QuotaLimit
+        rows.insert(5, ('disk_usage', _('Disk usage'),
+                        QuotaLimit.format_bytes(info.disk_usage),
+                        info.disk_usage))
+    args.out.info('account', _('Account information'), rows)
+    if info.pointing_here is not None:
+        from vmm.models.values import EmailAddress
+        args.out.items(
+            'aliases', _('Aliases and catch-alls pointing here'),
+            ({'alias': EmailAddress.display(alias),
+              'destination': EmailAddress.display(dest)}
+             for alias, dest in info.pointing_here),
+            text=lambda e: '%s → %s' % (e['alias'], e['destination']))
 
 
 def _format_usage(usage):
@@ -97,64 +86,58 @@ def _format_usage(usage):
         'storage': QuotaLimit.format_bytes(usage[0]), 'messages': usage[1]}
 
 
-def do_username(args):
-    common.run(args, lambda h: h.user_name(
-        args.address, None if args.delete else args.name))
+@common.with_handler
+def do_username(args, handler):
+    handler.user_name(args.address, None if args.delete else args.name)
 
 
-def do_usernote(args):
-    common.run(args, lambda h: h.user_note(
-        args.address, None if args.delete else args.note))
+@common.with_handler
+def do_usernote(args, handler):
+    handler.user_note(args.address, None if args.delete else args.note)
 
 
-def do_userpassword(args):
-    def work(handler):
-        from vmm.models.values import EmailAddress
-        if args.hash is not None:
-            if args.scheme is not None:
-                raise _usage(_('-s/--scheme goes with a password, '
-                                     'not with --hash (the hash names its '
-                                     'scheme)'))
-            return handler.user_password(args.address,
-                                         password_hash=args.hash)
-        address = EmailAddress(args.address)
-        handler.account(address)
-        password, generated = common.read_password(
-            handler, args.password, address.unicode)
-        handler.user_password(address, password, args.scheme)
-        return password if generated else None
-    generated = common.run(args, work)
-    if generated:
-        output.line(_('Generated password for %(address)s: %(password)s')
-                    % {'address': args.address, 'password': generated})
+@common.with_handler(report=common.print_generated)
+def do_userpassword(args, handler):
+    from vmm.models.values import EmailAddress
+    if args.hash is not None:
+        if args.scheme is not None:
+            raise _usage(_('-s/--scheme goes with a password, not with '
+                           '--hash (the hash names its scheme)'))
+        handler.user_password(args.address, password_hash=args.hash)
+        return None
+    address = EmailAddress(args.address)
+    handler.account(address)
+    password, generated = common.read_password(
+        handler, args.out, args.password, address.unicode)
+    handler.user_password(address, password, args.scheme)
+    return (args.address, password) if generated else None
 
 
-def do_userquota(args):
+@common.with_handler
+def do_userquota(args, handler):
     if args.storage == 'domain' and args.messages is not None:
-        raise _usage(_('-m goes with a storage limit, not with '
-                             '"domain"'))
-    common.run(args, lambda h: h.user_quota(args.address, args.storage,
-                                            args.messages))
+        raise _usage(_('-m goes with a storage limit, not with "domain"'))
+    handler.user_quota(args.address, args.storage, args.messages)
 
 
-def do_userservices(args):
-    common.run(args, lambda h: h.user_services(
-        args.address, args.enable or (), args.disable or (), args.reset))
+@common.with_handler
+def do_userservices(args, handler):
+    handler.user_services(args.address, args.enable or (),
+                          args.disable or (), args.reset)
 
 
-def do_usertransport(args):
-    common.run(args, lambda h: h.user_transport(args.address,
-                                                args.transport))
+@common.with_handler
+def do_usertransport(args, handler):
+    handler.user_transport(args.address, args.transport)
 
 
-def do_getuser(args):
-    def work(handler):
-        account = handler.get_user(args.uid)
-        output.info('account', _('Account information'), [
-            ('uid', _('UID'), account.uid),
-            ('gid', _('GID'), account.domain.gid),
-            ('address', _('Address'), account.unicode)])
-    common.run(args, work)
+@common.with_handler
+def do_getuser(args, handler):
+    owner = handler.get_user(args.uid)
+    args.out.info('account', _('Account information'), [
+        ('uid', _('UID'), owner.uid),
+        ('gid', _('GID'), owner.gid),
+        ('address', _('Address'), owner.address)])
 
 
 def do_listpwschemes(args):
@@ -164,9 +147,9 @@ def do_listpwschemes(args):
         doveadm = Config.load(args.config)['bin.doveadm']
     except Exception:  # no usable vmm.cfg: list what vmm itself can do
         doveadm = '/usr/bin/doveadm'
-    output.items('schemes', _('Usable password schemes'),
-                 list_schemes(doveadm))
-    output.items('encodings', _('Usable encoding suffixes'), ENCODINGS)
+    args.out.items('schemes', _('Usable password schemes'),
+                   list_schemes(doveadm))
+    args.out.items('encodings', _('Usable encoding suffixes'), ENCODINGS)
 
 
 def _usage(message):

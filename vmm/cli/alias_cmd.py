@@ -1,7 +1,7 @@
 """aliasadd, aliasdelete, aliasinfo, relocatedadd, relocateddelete,
 relocatedinfo, catchalladd, catchalldelete, catchallinfo."""
 
-from vmm.cli import common, output
+from vmm.cli import common
 from vmm.cli.parser import add_command
 from vmm.i18n import _
 
@@ -11,59 +11,60 @@ def _display(address):
     return EmailAddress.display(address)
 
 
-def do_aliasadd(args):
-    common.run(args, lambda h: h.alias_add(args.address, args.destination))
+@common.with_handler
+def do_aliasadd(args, handler):
+    handler.alias_add(args.address, args.destination)
 
 
-def do_aliasdelete(args):
-    common.run(args, lambda h: h.alias_delete(args.address,
-                                              args.destination or None))
+@common.with_handler
+def do_aliasdelete(args, handler):
+    handler.alias_delete(args.address, args.destination or None)
 
 
-def do_aliasinfo(args):
-    def work(handler):
-        alias, destinations = handler.alias_info(args.address)
-        output.field('alias', alias.unicode)
-        output.items('destinations', _('Alias information: %s')
-                     % alias.unicode, (_display(d) for d in destinations))
-    common.run(args, work)
+def _destinations(args, key, title, info):
+    args.out.field(key, info.name)
+    args.out.items('destinations', title % info.name,
+                   (_display(d) for d in info.destinations))
 
 
-def do_relocatedadd(args):
-    common.run(args, lambda h: h.relocated_add(args.address,
-                                               args.newaddress))
+@common.with_handler
+def do_aliasinfo(args, handler):
+    _destinations(args, 'alias', _('Alias information: %s'),
+                  handler.alias_info(args.address))
 
 
-def do_relocateddelete(args):
-    common.run(args, lambda h: h.relocated_delete(args.address))
+@common.with_handler
+def do_relocatedadd(args, handler):
+    handler.relocated_add(args.address, args.newaddress)
 
 
-def do_relocatedinfo(args):
-    def work(handler):
-        relocated = handler.relocated_info(args.address)
-        output.info('relocated', _('Relocated information'), [
-            ('address', _('Address'), relocated.unicode),
-            ('destination', _('New address'),
-             _display(relocated.destination))])
-    common.run(args, work)
+@common.with_handler
+def do_relocateddelete(args, handler):
+    handler.relocated_delete(args.address)
 
 
-def do_catchalladd(args):
-    common.run(args, lambda h: h.catchall_add(args.fqdn, args.destination))
+@common.with_handler
+def do_relocatedinfo(args, handler):
+    info = handler.relocated_info(args.address)
+    args.out.info('relocated', _('Relocated information'), [
+        ('address', _('Address'), info.address),
+        ('destination', _('New address'), _display(info.destination))])
 
 
-def do_catchalldelete(args):
-    common.run(args, lambda h: h.catchall_delete(args.fqdn,
-                                                 args.destination or None))
+@common.with_handler
+def do_catchalladd(args, handler):
+    handler.catchall_add(args.fqdn, args.destination)
 
 
-def do_catchallinfo(args):
-    def work(handler):
-        domain, destinations = handler.catchall_info(args.fqdn)
-        output.field('domain', domain.unicode)
-        output.items('destinations', _('Catch-all information: %s')
-                     % domain.unicode, (_display(d) for d in destinations))
-    common.run(args, work)
+@common.with_handler
+def do_catchalldelete(args, handler):
+    handler.catchall_delete(args.fqdn, args.destination or None)
+
+
+@common.with_handler
+def do_catchallinfo(args, handler):
+    _destinations(args, 'domain', _('Catch-all information: %s'),
+                  handler.catchall_info(args.fqdn))
 
 
 def _address_command(sub, name, short, help_text, func):

@@ -2,57 +2,55 @@
 and the relay domains: relaydomainadd, relaydomaindelete,
 relaydomaininfo."""
 
-from vmm.cli import common, output
+from vmm.cli import common
 from vmm.cli.parser import add_command
 from vmm.i18n import _
 
 
-def do_aliasdomainadd(args):
-    common.run(args, lambda h: h.aliasdomain_add(args.fqdn,
-                                                 args.destination))
+@common.with_handler
+def do_aliasdomainadd(args, handler):
+    handler.aliasdomain_add(args.fqdn, args.destination)
 
 
-def do_aliasdomaindelete(args):
-    common.run(args, lambda h: h.aliasdomain_delete(args.fqdn))
+@common.with_handler
+def do_aliasdomaindelete(args, handler):
+    handler.aliasdomain_delete(args.fqdn)
 
 
-def do_aliasdomaininfo(args):
-    def work(handler):
-        from vmm.models.values import display_domain
-        alias = handler.aliasdomain_info(args.fqdn)
-        output.info('aliasdomain', _('Alias domain information'), [
-            ('name', _('Alias domain'), display_domain(alias.name)),
-            ('primary', _('Primary domain'), alias.domain.unicode)])
-    common.run(args, work)
+@common.with_handler
+def do_aliasdomaininfo(args, handler):
+    info = handler.aliasdomain_info(args.fqdn)
+    args.out.info('aliasdomain', _('Alias domain information'), [
+        ('name', _('Alias domain'), info.name),
+        ('primary', _('Primary domain'), info.primary)])
 
 
-def do_aliasdomainswitch(args):
-    common.run(args, lambda h: h.aliasdomain_switch(args.fqdn,
-                                                    args.destination))
+@common.with_handler
+def do_aliasdomainswitch(args, handler):
+    handler.aliasdomain_switch(args.fqdn, args.destination)
 
 
-def do_relaydomainadd(args):
-    common.run(args, lambda h: h.relaydomain_add(
-        args.fqdn, args.transport, args.recipient or ()))
+@common.with_handler
+def do_relaydomainadd(args, handler):
+    handler.relaydomain_add(args.fqdn, args.transport, args.recipient or ())
 
 
-def do_relaydomaindelete(args):
-    common.run(args, lambda h: h.relaydomain_delete(args.fqdn))
+@common.with_handler
+def do_relaydomaindelete(args, handler):
+    handler.relaydomain_delete(args.fqdn)
 
 
-def do_relaydomaininfo(args):
-    def work(handler):
-        from vmm.models.values import EmailAddress
-        relay = handler.relaydomain_info(args.fqdn)
-        recipients = relay.recipients()
-        shown = [EmailAddress.display(r) for r in recipients]
-        output.info('relaydomain', _('Relay domain information'), [
-            ('name', _('Relay domain'), relay.unicode),
-            ('transport', _('Transport'), relay.transport),
-            ('recipients', _('Recipients'),
-             ', '.join(shown) if shown else _('any'), shown or None),
-            ('note', _('Note'), relay.note)])
-    common.run(args, work)
+@common.with_handler
+def do_relaydomaininfo(args, handler):
+    from vmm.models.values import EmailAddress
+    info = handler.relaydomain_info(args.fqdn)
+    shown = [EmailAddress.display(r) for r in info.recipients]
+    args.out.info('relaydomain', _('Relay domain information'), [
+        ('name', _('Relay domain'), info.name),
+        ('transport', _('Transport'), info.transport),
+        ('recipients', _('Recipients'),
+         ', '.join(shown) if shown else _('any'), shown or None),
+        ('note', _('Note'), info.note)])
 
 
 def _with_fqdn(sub, name, short, help_text, func):

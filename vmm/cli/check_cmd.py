@@ -4,7 +4,6 @@ import os
 import sys
 
 from vmm import errors
-from vmm.cli import output
 from vmm.cli.parser import add_command
 from vmm.errors import VMMError
 from vmm.i18n import _
@@ -60,14 +59,15 @@ def do_check(args):
     results = check.run_checks(config, args.postfix_dir, args.dovecot_config,
                                user, password)
     failures = check.failed(results)
-    if output.json_mode():
-        output.items('checks', None, ({'name': r.name, 'status': r.status,
-                                       'detail': r.detail} for r in results))
-        output.field('failed', failures)
+    if args.out.json:
+        args.out.items('checks', None, (
+            {'name': r.name, 'status': r.status, 'detail': r.detail}
+            for r in results))
+        args.out.field('failed', failures)
     else:
         for result in results:
-            output.line('%-7s  %s: %s' % (result.status, result.name,
-                                          result.detail))
+            args.out.line('%-7s  %s: %s' % (result.status, result.name,
+                                            result.detail))
     return errors.CHECK_FAILED if failures else 0
 
 

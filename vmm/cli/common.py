@@ -1,51 +1,72 @@
-"""Glue shared by the command modules: running a handler in one
-transaction, reading passwords."""
+"""Glue shared by the command modules: the decorator that hands a command
+its handler inside one transaction, reading passwords."""
 
+import contextlib
+import functools
 import sys
 
 from vmm import errors
-from vmm.cli import output
 from vmm.errors import VMMError
 from vmm.i18n import _
 
-# The handler of the running ``vmm batch``: its subcommands share its
-# connection and transaction instead of opening their own.
-batch_handler = None
 
-
-def run(args, work):
-    """Run ``work(handler)`` as one transaction and return its result.
-
-    Warnings are printed once the transaction has committed; on any
-    failure everything is rolled back, directories included.  Inside a
-    batch, the work joins the batch's transaction.
-    """
-    from vmm.cli import COMMANDS
-    from vmm.handler import Handler
-    command_line = getattr(args, 'command_line', 'vmm ' + args.command)
-    if batch_handler is not None:
-        result = work(batch_handler)
-        batch_handler.end_command(command_line)
-        for message in batch_handler.warnings:
-            output.warning(message)
-        batch_handler.warnings.clear()
-        return result
-    handler = Handler(args.config, read_write=COMMANDS[args.command][2],
-                      command_line=command_line)
+@contextlib.contextmanager
+def transaction(handler, out):
+    """The one transaction of *handler*'s run: committed when the block
+    ends, rolled back — directories included — when it fails.  Warnings
+    are printed once it has committed."""
     try:
-        result = work(handler)
+        yield handler
         handler.commit()
     except BaseException:
         handler.rollback()
         raise
     finally:
         handler.close()
-    for message in handler.warnings:
-        output.warning(message)
-    return result
+    out.warnings(handler)
 
 
-def read_password(handler, given, address):
+def with_handler(func=None, *, report=None):
+    """Hand the command ``func(args, handler)`` its handler.
+
+    Inside ``vmm batch`` that is the batch's (``args.batch``), whose
+    transaction the line joins; otherwise a new one whose transaction
+    holds the command.  ``report(args, result)``, when given, prints what
+    must wait until the work is done (a generated password: it is valid
+    only once the account exists).
+    """
+    if func is None:
+        return functools.partial(with_handler, report=report)
+
+    @functools.wraps(func)
+    def command(args):
+        batch = getattr(args, 'batch', None)
+        if batch is not None:
+            result = func(args, batch)
+            batch.end_command(args.command_line)
+            args.out.warnings(batch)
+        else:
+            from vmm.cli import COMMANDS
+            from vmm.handler import Handler
+            handler = Handler(args.config,
+                              read_write=COMMANDS[args.command][2],
+                              command_line=args.command_line)
+            with transaction(handler, args.out):
+                result = func(args, handler)
+        if report is not None:
+            report(args, result)
+    return command
+
+
+def print_generated(args, generated):
+    """Report of the commands that may generate a password: *generated*
+    is (address, password) or None."""
+    if generated:
+        args.out.line(_('Generated password for %(address)s: %(password)s')
+                      % {'address': generated[0], 'password': generated[1]})
+
+
+def read_password(handler, out, given, address):
     """The new account's password: *given*, else generated (with
     account.random_password), else asked twice on a terminal, else one
     line from standard input.  Returns (password, was_generated)."""
@@ -76,9 +97,9 @@ def read_password(handler, given, address):
         except EOFError:
             raise KeyboardInterrupt from None
         if not first:
-            output.warning(_('An empty password is not allowed'))
+            out.warning(_('An empty password is not allowed'))
         elif first != second:
-            output.warning(_('The passwords do not match'))
+            out.warning(_('The passwords do not match'))
         else:
             return first, False
     raise VMMError(_('Too many failed attempts'),

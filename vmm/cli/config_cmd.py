@@ -3,7 +3,6 @@
 import sys
 
 from vmm import errors
-from vmm.cli import output
 from vmm.cli.parser import add_command
 from vmm.errors import VMMError
 from vmm.i18n import _
@@ -12,7 +11,7 @@ from vmm.i18n import _
 def do_configget(args):
     from vmm.config import Config
     config = Config.load(args.config)
-    output.line('%s = %s' % (args.option, config.text(args.option)))
+    args.out.line('%s = %s' % (args.option, config.text(args.option)))
 
 
 def _check_one_line(name, value):
@@ -31,16 +30,16 @@ def do_configset(args):
     split_option(args.option)
     _check_one_line(args.option, args.value)
     config.set(args.option, args.value)
-    warn_others_write(config)
+    warn_others_write(args.out, config)
 
 
-def warn_others_write(config):
+def warn_others_write(out, config):
     """The explicit choice of misc.allow_others_write, said each time."""
     from vmm.config import others_may_write
     for name in others_may_write(config.values()):
-        output.warning(_('%(option)s = %(mode)04o lets others write in the '
-                         'directories (misc.allow_others_write is on)')
-                       % {'option': name, 'mode': config[name]})
+        out.warning(_('%(option)s = %(mode)04o lets others write in the '
+                      'directories (misc.allow_others_write is on)')
+                    % {'option': name, 'mode': config[name]})
 
 
 def do_configure(args):
@@ -53,9 +52,9 @@ def do_configure(args):
     sections = [args.section] if args.section else list(OPTIONS)
     changes = []
     for section in sections:
-        output.line(_('Using configuration file: %s') % config.path
-                    if section == sections[0] else '')
-        output.line('* %s' % section)
+        args.out.line(_('Using configuration file: %s') % config.path
+                      if section == sections[0] else '')
+        args.out.line('* %s' % section)
         for option in OPTIONS[section]:
             name = '%s.%s' % (section, option)
             current = config.text(name)
@@ -72,7 +71,7 @@ def do_configure(args):
                     _check_one_line(name, answer)
                     parse_value(section, option, answer)
                 except VMMError as err:
-                    output.warning(err.msg)
+                    args.out.warning(err.msg)
                     continue
                 changes.append((name, answer))
                 break
@@ -81,7 +80,7 @@ def do_configure(args):
                                errors.VMM_TOO_MANY_FAILURES)
     if changes:
         config.set_many(changes)
-        warn_others_write(config)
+        warn_others_write(args.out, config)
 
 
 def build_configget(sub, name, short):

@@ -1,7 +1,7 @@
 """domainadd, domaindelete, domaininfo, domainquota, domainservices,
 domaintransport, domainnote, domainlimits."""
 
-from vmm.cli import common, output
+from vmm.cli import common
 from vmm.cli.parser import add_command
 from vmm.i18n import _, ngettext
 
@@ -37,122 +37,119 @@ def services_json(services):
     return [name for name in SERVICES if getattr(services, name)]
 
 
-def limit_rows(domain, counts):
+def limit_rows(info):
     """Rows of used / limit for domaininfo and domainlimits."""
     def row(field, label, used, limit):
         return (field, label, format_limit(used, limit),
                 {'used': used, 'limit': limit})
-    aliases = counts['aliases'] + (1 if counts['catchall'] else 0)
+    counts = info.counts
+    aliases = counts.aliases + (1 if counts.catchall else 0)
     return [
-        row('alias_domains', _('Alias domains'), counts['alias_domains'],
-            domain.max_alias_domains),
-        row('accounts', _('Accounts'), counts['accounts'],
-            domain.max_accounts),
-        row('aliases', _('Aliases'), aliases, domain.max_aliases),
+        row('alias_domains', _('Alias domains'), counts.alias_domains,
+            info.max_alias_domains),
+        row('accounts', _('Accounts'), counts.accounts, info.max_accounts),
+        row('aliases', _('Aliases'), aliases, info.max_aliases),
     ]
 
 
-def do_domainadd(args):
-    def work(handler):
-        from vmm.models.values import DomainName
-        name = DomainName(args.fqdn)
-        postmaster = generated = None
-        if handler.config['domain.auto_postmaster']:
-            postmaster, generated = common.read_password(
-                handler, None, 'postmaster@' + name.unicode)
-        domain = handler.domain_add(name, args.transport, args.note,
-                                    postmaster)
-        return domain.unicode, postmaster if generated else None
-    name, generated = common.run(args, work)
+def _postmaster(args, generated):
     if generated:
-        output.line(_('Generated password for %(address)s: %(password)s')
-                    % {'address': 'postmaster@' + name,
-                       'password': generated})
+        common.print_generated(args, ('postmaster@' + generated[0],
+                                      generated[1]))
 
 
-def do_domaindelete(args):
-    common.run(args, lambda h: h.domain_delete(
-        args.fqdn, True if args.delete_directory else None,
-        True if args.force else None))
+@common.with_handler(report=_postmaster)
+def do_domainadd(args, handler):
+    from vmm.models.values import DomainName
+    name = DomainName(args.fqdn)
+    postmaster = generated = None
+    if handler.config['domain.auto_postmaster']:
+        postmaster, generated = common.read_password(
+            handler, args.out, None, 'postmaster@' + name.unicode)
+    shown = handler.domain_add(name, args.transport, args.note, postmaster)
+    return (shown, postmaster) if generated else None
 
 
-def do_domaininfo(args):
-    def work(handler):
-        domain, counts = handler.domain_info(args.fqdn)
-        quota, services = domain.quota, domain.services
-        rows = [
-            ('name', _('Domain name'), domain.unicode),
-            ('gid', _('GID'), domain.gid),
-            ('directory', _('Domain directory'), domain.directory),
-            ('quota', _('Quota limit/user'), format_quota(quota),
-             quota_json(quota)),
-            ('services', _('Active services'), format_services(services),
-             services_json(services)),
-            ('transport', _('Transport'), domain.transport),
-        ] + limit_rows(domain, counts) + [
-            ('relocated', _('Relocated'), counts['relocated']),
-            ('catchall', _('Catch-all destinations'), counts['catchall']),
-            ('note', _('Note'), domain.note),
-        ]
-        output.info('domain', _('Domain information'), rows)
-        details = DETAILS[:-1] if args.details == 'full' else \
-            [args.details] if args.details else []
-        titles = {'accounts': _('Available accounts'),
-                  'aliasdomains': _('Alias domains'),
-                  'aliases': _('Available aliases'),
-                  'catchall': _('Catch-all destinations'),
-                  'relocated': _('Relocated users')}
-        from vmm.models.values import EmailAddress, display_domain
-        for detail in details:
-            shown = display_domain if detail == 'aliasdomains' else \
-                EmailAddress.display
-            output.items(detail, titles[detail],
-                         (shown(v) for v in
-                          handler.domain_details(domain, detail)))
-    common.run(args, work)
+@common.with_handler
+def do_domaindelete(args, handler):
+    handler.domain_delete(args.fqdn, True if args.delete_directory else None,
+                          True if args.force else None)
 
 
-def _report_reset(count):
+@common.with_handler
+def do_domaininfo(args, handler):
+    info = handler.domain_info(args.fqdn)
+    rows = [
+        ('name', _('Domain name'), info.name),
+        ('gid', _('GID'), info.gid),
+        ('directory', _('Domain directory'), info.directory),
+        ('quota', _('Quota limit/user'), format_quota(info.quota),
+         quota_json(info.quota)),
+        ('services', _('Active services'), format_services(info.services),
+         services_json(info.services)),
+        ('transport', _('Transport'), info.transport),
+    ] + limit_rows(info) + [
+        ('relocated', _('Relocated'), info.counts.relocated),
+        ('catchall', _('Catch-all destinations'), info.counts.catchall),
+        ('note', _('Note'), info.note),
+    ]
+    args.out.info('domain', _('Domain information'), rows)
+    details = DETAILS[:-1] if args.details == 'full' else \
+        [args.details] if args.details else []
+    titles = {'accounts': _('Available accounts'),
+              'aliasdomains': _('Alias domains'),
+              'aliases': _('Available aliases'),
+              'catchall': _('Catch-all destinations'),
+              'relocated': _('Relocated users')}
+    from vmm.models.values import EmailAddress, display_domain
+    for detail in details:
+        shown = display_domain if detail == 'aliasdomains' else \
+            EmailAddress.display
+        args.out.items(detail, titles[detail],
+                       (shown(v) for v in
+                        handler.domain_details(args.fqdn, detail)))
+
+
+def _report_reset(args, count):
     if count:
-        output.line(ngettext('%d account lost its own setting',
-                             '%d accounts lost their own setting', count)
-                    % count)
+        args.out.line(ngettext('%d account lost its own setting',
+                               '%d accounts lost their own setting', count)
+                      % count)
 
 
-def do_domainquota(args):
-    _report_reset(common.run(args, lambda h: h.domain_quota(
-        args.fqdn, args.storage, args.messages, args.force)))
+@common.with_handler(report=_report_reset)
+def do_domainquota(args, handler):
+    return handler.domain_quota(args.fqdn, args.storage, args.messages,
+                                args.force)
 
 
-def do_domainservices(args):
-    _report_reset(common.run(args, lambda h: h.domain_services(
-        args.fqdn, args.enable or (), args.disable or (), args.force)))
+@common.with_handler(report=_report_reset)
+def do_domainservices(args, handler):
+    return handler.domain_services(args.fqdn, args.enable or (),
+                                   args.disable or (), args.force)
 
 
-def do_domaintransport(args):
-    _report_reset(common.run(args, lambda h: h.domain_transport(
-        args.fqdn, args.transport, args.force)))
+@common.with_handler(report=_report_reset)
+def do_domaintransport(args, handler):
+    return handler.domain_transport(args.fqdn, args.transport, args.force)
 
 
-def do_domainnote(args):
-    common.run(args, lambda h: h.domain_note(
-        args.fqdn, None if args.delete else args.note))
+@common.with_handler
+def do_domainnote(args, handler):
+    handler.domain_note(args.fqdn, None if args.delete else args.note)
 
 
-def do_domainlimits(args):
-    def work(handler):
-        if (args.accounts, args.aliases, args.alias_domains) == \
-                (None, None, None):
-            domain, counts = handler.domain_info(args.fqdn)
-        else:
-            domain = handler.domain_limits(
-                args.fqdn, accounts=args.accounts, aliases=args.aliases,
-                alias_domains=args.alias_domains)
-            counts = domain.counts()
-        output.info('limits', _('Domain limits'),
-                    [('name', _('Domain name'), domain.unicode)] +
-                    limit_rows(domain, counts))
-    common.run(args, work)
+@common.with_handler
+def do_domainlimits(args, handler):
+    if (args.accounts, args.aliases, args.alias_domains) == \
+            (None, None, None):
+        info = handler.domain_info(args.fqdn)
+    else:
+        info = handler.domain_limits(
+            args.fqdn, accounts=args.accounts, aliases=args.aliases,
+            alias_domains=args.alias_domains)
+    args.out.info('limits', _('Domain limits'),
+                  [('name', _('Domain name'), info.name)] + limit_rows(info))
 
 
 def count(text):

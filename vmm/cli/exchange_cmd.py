@@ -1,6 +1,6 @@
 """export, import and log."""
 
-from vmm.cli import common, output
+from vmm.cli import common
 from vmm.cli.parser import add_command
 from vmm.i18n import _, ngettext
 
@@ -24,70 +24,68 @@ def _summary(counts):
     return ', '.join(part % counts[key] for part, key in zip(parts, keys))
 
 
-def _json_mode():
-    # vmm's global --json option (output.json_mode), where there is one.
-    return getattr(output, 'json_mode', lambda: False)()
+def _exported(args, counts):
+    if args.output in (None, '-'):
+        return
+    if args.out.json:
+        args.out.field('exported', counts)
+        args.out.field('file', args.output)
+    else:
+        args.out.line(_('Exported %(what)s to %(file)s')
+                      % {'what': _summary(counts), 'file': args.output})
 
 
-def do_export(args):
-    from vmm.cli.progress import progress
+@common.with_handler(report=_exported)
+def do_export(args, handler):
+    from vmm.cli.progress import reporter
     from vmm.exchange import export
     to_file = args.output not in (None, '-')
-
-    def work(handler):
-        with export.output_file(args.output) as write:
-            return export.export(handler, write, args.domains,
-                                 progress if to_file else None)
-    counts = common.run(args, work)
-    if not to_file:
-        return
-    if _json_mode():
-        output.field('exported', counts)
-        output.field('file', args.output)
-    else:
-        output.line(_('Exported %(what)s to %(file)s')
-                    % {'what': _summary(counts), 'file': args.output})
+    with export.output_file(args.output) as write:
+        return export.export(handler, write, args.domains,
+                             reporter(args.out) if to_file else None)
 
 
-def do_import(args):
-    from vmm.cli.progress import progress
-    from vmm.exchange.importing import import_file
-    counts = common.run(args, lambda h: import_file(
-        h, args.file, args.dry_run, progress))
-    if _json_mode():
-        output.field('imported', counts)
-        output.field('dry_run', args.dry_run)
+def _imported(args, counts):
+    if args.out.json:
+        args.out.field('imported', counts)
+        args.out.field('dry_run', args.dry_run)
     elif args.dry_run:
-        output.line(_('Dry run, nothing written; the file is fine and would '
-                      'import %s') % _summary(counts))
+        args.out.line(_('Dry run, nothing written; the file is fine and '
+                        'would import %s') % _summary(counts))
     else:
-        output.line(_('Imported %s') % _summary(counts))
+        args.out.line(_('Imported %s') % _summary(counts))
+
+
+@common.with_handler(report=_imported)
+def do_import(args, handler):
+    from vmm.cli.progress import reporter
+    from vmm.exchange.importing import import_file
+    return import_file(handler, args.file, args.dry_run, reporter(args.out))
 
 
 def _format_time(moment):
     return moment.astimezone().strftime('%Y-%m-%d %H:%M:%S %z')
 
 
-def do_log(args):
-    def work(handler):
-        from vmm import auditlog
-        records = auditlog.log_records(handler, args.since, args.pattern)
-        if _json_mode():
-            output.items('records', _('Audit log'), (
-                {'time': logged_at.isoformat(), 'user': os_user,
-                 'sudo_user': sudo_user, 'command': command,
-                 'changes': changes.splitlines(), 'objects': objects}
-                for logged_at, os_user, sudo_user, command, changes, objects
-                in records))
-            return
-        for logged_at, os_user, sudo_user, command, changes, _o in records:
-            user = _('%(user)s (sudo: %(sudo)s)') % {
-                'user': os_user, 'sudo': sudo_user} if sudo_user else os_user
-            output.line('%s  %s  %s' % (_format_time(logged_at), user,
-                                        command))
-            for change in changes.splitlines():
-                output.line('\t' + change)
-    common.run(args, work)
+@common.with_handler
+def do_log(args, handler):
+    from vmm import auditlog
+    out = args.out
+    records = auditlog.log_records(handler, args.since, args.pattern)
+    if out.json:
+        out.items('records', _('Audit log'), (
+            {'time': logged_at.isoformat(), 'user': os_user,
+             'sudo_user': sudo_user, 'command': command,
+             'changes': changes.splitlines(), 'objects': objects}
+            for logged_at, os_user, sudo_user, command, changes, objects
+            in records))
+        return
+    for logged_at, os_user, sudo_user, command, changes, _o in records:
+        user = _('%(user)s (sudo: %(sudo)s)') % {
+            'user': os_user, 'sudo': sudo_user} if sudo_user else os_user
+        out.line('%s  %s  %s' % (_format_time(logged_at), user, command))
+        for change in changes.splitlines():
+            out.line('\t' + change)
 
 
 def _since(text):

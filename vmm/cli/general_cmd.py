@@ -2,20 +2,20 @@
 
 import sys
 
-from vmm.cli import common, output
+from vmm.cli import common
 from vmm.cli.parser import add_command
 from vmm.i18n import _
 
 
-def print_version():
+def print_version(out):
     from vmm import __version__
-    output.line(_('vmm %s — virtual mail manager for Postfix and Dovecot '
-                  'with PostgreSQL') % __version__)
-    output.line(_('Licence: BSD 3-clause; see COPYING.'))
+    out.line(_('vmm %s — virtual mail manager for Postfix and Dovecot '
+               'with PostgreSQL') % __version__)
+    out.line(_('Licence: BSD 3-clause; see COPYING.'))
 
 
 def do_version(args):
-    print_version()
+    print_version(args.out)
 
 
 def do_help(args):
@@ -24,10 +24,10 @@ def do_help(args):
     if args.subcommand is None:
         parser = build_parser()
         parser.print_help()
-        output.line()
-        output.line(_('Subcommands (long and short names):'))
+        args.out.line()
+        args.out.line(_('Subcommands (long and short names):'))
         for name, (short, _module, _writes) in COMMANDS.items():
-            output.line('  %-20s %-5s' % (name, short))
+            args.out.line('  %-20s %-5s' % (name, short))
         return
     name = command_name(args.subcommand)
     if name is None:
@@ -37,20 +37,25 @@ def do_help(args):
     parser.subparsers.choices[name].print_help(sys.stdout)
 
 
-def do_dbupgrade(args):
-    before, after = common.run(args, lambda h: h.db_upgrade())
+def _upgraded(args, versions):
+    before, after = versions
     if before is None:
-        output.line(_('Created the vmm schema (version %d).') % after)
+        args.out.line(_('Created the vmm schema (version %d).') % after)
     elif before == after:
-        output.line(_('The database schema is current (version %d); '
-                      'nothing to do.') % after)
+        args.out.line(_('The database schema is current (version %d); '
+                        'nothing to do.') % after)
     elif before == 0:
-        output.line(_('Upgraded the vmm 0.6/0.7 database to schema version '
-                      '%d.') % after)
+        args.out.line(_('Upgraded the vmm 0.6/0.7 database to schema '
+                        'version %d.') % after)
     else:
-        output.line(_('Upgraded the database schema from version '
-                      '%(before)d to %(after)d.')
-                    % {'before': before, 'after': after})
+        args.out.line(_('Upgraded the database schema from version '
+                        '%(before)d to %(after)d.')
+                      % {'before': before, 'after': after})
+
+
+@common.with_handler(report=_upgraded)
+def do_dbupgrade(args, handler):
+    return handler.db_upgrade()
 
 
 def build_help(sub, name, short):

@@ -12,40 +12,62 @@ import time
 
 # Seconds between two updates of the line.
 INTERVAL = 0.2
+# Back to the start of the line, and clear it.
+WIPE = '\r\x1b[K'
+# Whether a progress line is on the terminal now.
+_showing = False
 
 
-def enabled():
-    """Whether progress is shown: stderr is a terminal, and no --json."""
-    from vmm.cli import output
-    stream = sys.stderr
-    isatty = getattr(stream, 'isatty', None)
-    if isatty is None or not isatty():
+def enabled(out=None):
+    """Whether progress is shown: stderr is a terminal, and *out* (the
+    run's Output) does not print JSON."""
+    if out is not None and out.json:
         return False
-    return not getattr(output, 'json_mode', lambda: False)()
+    isatty = getattr(sys.stderr, 'isatty', None)
+    return isatty is not None and isatty()
 
 
-def progress(iterable, total=None, label=''):
+def progress(iterable, total=None, label='', out=None):
     """Yield what *iterable* yields, showing *label* with the count (and
-    the percentage of *total*, if known) while it runs."""
-    if not enabled():
+    the percentage of *total*, if known) while it runs.  *out* is the
+    run's Output (vmm.cli.output): under --json nothing is shown."""
+    if not enabled(out):
         yield from iterable
         return
+    global _showing
     stream = sys.stderr
     # Work that ends within the first interval shows nothing.
-    count, shown, written = 0, time.monotonic(), False
+    count, shown = 0, time.monotonic()
     try:
         for item in iterable:
             yield item
             count += 1
             now = time.monotonic()
             if now - shown >= INTERVAL:
-                shown, written = now, True
-                stream.write('\r\x1b[K' + _line(label, count, total))
+                shown, _showing = now, True
+                stream.write(WIPE + _line(label, count, total))
                 stream.flush()
     finally:
-        if written:
-            stream.write('\r\x1b[K')
-            stream.flush()
+        wipe()
+
+
+def wipe():
+    """Take the progress line off the terminal, if one is shown: before
+    anything else is printed (a batch line's error, a warning), so that
+    it starts at the left margin; the next update draws the line again."""
+    global _showing
+    if _showing:
+        _showing = False
+        sys.stderr.write(WIPE)
+        sys.stderr.flush()
+
+
+def reporter(out):
+    """progress() bound to the run's Output *out*, for work below the CLI
+    that takes a ``progress(iterable, total, label)`` callable."""
+    def report(iterable, total=None, label=''):
+        return progress(iterable, total, label, out)
+    return report
 
 
 def _line(label, count, total):

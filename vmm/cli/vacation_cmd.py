@@ -2,7 +2,7 @@
 
 import argparse
 
-from vmm.cli import common, output
+from vmm.cli import common
 from vmm.cli.parser import add_command
 from vmm.i18n import _
 
@@ -65,39 +65,31 @@ def _usage(args, message):
 
 
 def do_uservacation(args):
+    """The arguments are checked before anything is opened."""
     if args.mode == 'on':
         if args.message is None and args.message_file is None:
             raise _usage(args, _('--on needs the text of the reply: -m TEXT '
                                  'or --message-file FILE'))
-        if args.message_file == '-' and common.batch_handler is not None:
+        if args.message_file == '-' and getattr(args, 'batch', None):
             raise _usage(args, _('--message-file - cannot read standard '
                                  'input inside a batch'))
     elif any(getattr(args, name) is not None for name in _ON_ONLY):
         raise _usage(args, _('-s, -m, --message-file, --from, --until and '
                              '--days go with --on only'))
+    _uservacation(args)
+
+
+@common.with_handler
+def _uservacation(args, handler):
+    from vmm import vacation
     if args.mode == 'on':
-        _on(args)
+        vacation.vacation_on(handler, args.address, args.subject,
+                             read_message(args), args.date_from,
+                             args.date_until, args.days)
     elif args.mode == 'off':
-        _off(args)
+        vacation.vacation_off(handler, args.address)
     else:
-        _show(args)
-
-
-def _on(args):
-    from vmm import vacation
-    body = read_message(args)
-
-    def work(handler):
-        account, _previous = vacation.vacation_on(
-            handler, args.address, args.subject, body, args.date_from,
-            args.date_until, args.days)
-        return account
-    common.run(args, work)
-
-
-def _off(args):
-    from vmm import vacation
-    common.run(args, lambda h: vacation.vacation_off(h, args.address))
+        _show(args, handler)
 
 
 def _user_script(previous):
@@ -167,40 +159,37 @@ def _status(settings):
     return _('on'), 'on'
 
 
-def _show(args):
+def _show(args, handler):
     from vmm import vacation
-
-    def work(handler):
-        account, settings, files = vacation.vacation_show(handler,
-                                                          args.address)
-        status, status_value = _status(settings)
-        rows = [('address', _('Address'), account.unicode),
-                ('status', _('Status'), status, status_value)]
-        if settings is not None:
-            none = _('none')
-            dates = [(field, label, day.isoformat() if day else none,
-                      day.isoformat() if day else None)
-                     for field, label, day in (
-                         ('from', _('From'), settings.date_from),
-                         ('until', _('Until'), settings.date_until))]
-            rows += [
-                ('subject', _('Subject'), settings.subject or
-                 _('(default: "Auto: " and the subject answered)'),
-                 settings.subject or None),
-            ] + dates + [
-                ('days', _('Days'),
-                 _('%d (one reply per sender in that time)')
-                 % settings.days, settings.days),
-            ]
-        rows += _script_rows(settings, files)
-        output.info('vacation', _('Vacation'), rows)
-        if settings is not None:
-            if output.json_mode():
-                output.field('message', settings.body)
-            else:
-                output.items('message', _('Message'),
-                             settings.body.split('\n'))
-    common.run(args, work)
+    account, settings, files = vacation.vacation_show(handler,
+                                                      args.address)
+    status, status_value = _status(settings)
+    rows = [('address', _('Address'), account.unicode),
+            ('status', _('Status'), status, status_value)]
+    if settings is not None:
+        none = _('none')
+        dates = [(field, label, day.isoformat() if day else none,
+                  day.isoformat() if day else None)
+                 for field, label, day in (
+                     ('from', _('From'), settings.date_from),
+                     ('until', _('Until'), settings.date_until))]
+        rows += [
+            ('subject', _('Subject'), settings.subject or
+             _('(default: "Auto: " and the subject answered)'),
+             settings.subject or None),
+        ] + dates + [
+            ('days', _('Days'),
+             _('%d (one reply per sender in that time)')
+             % settings.days, settings.days),
+        ]
+    rows += _script_rows(settings, files)
+    args.out.info('vacation', _('Vacation'), rows)
+    if settings is not None:
+        if args.out.json:
+            args.out.field('message', settings.body)
+        else:
+            args.out.items('message', _('Message'),
+                           settings.body.split('\n'))
 
 
 def build_uservacation(sub, name, short):

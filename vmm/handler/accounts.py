@@ -32,7 +32,7 @@ class AccountWork:
         self.log(_('account %s added') % address, address)
         self._warn_others_write('account.directory_mode')
         self.create_mailbox(account)
-        return account
+        return account.unicode
 
     def _maillocation_id(self):
         """The mail location of new accounts (vmm.cfg's [mailbox]); looked
@@ -88,11 +88,31 @@ class AccountWork:
         self.log(_('account %s deleted') % account.address, account.address)
         if delete_directory:
             self.staging.remove(self.cur, account.home)
-        return account
 
-    def user_info(self, text):
+    def user_info(self, text, details=None):
+        """userinfo: *details* 'aliases', 'du' or 'full' adds what points
+        here, the disk usage (also with account.disk_usage), or both."""
+        from vmm.handler.results import AccountInfo
         account = self.account(text)
-        return account
+        settings = account.effective()
+        disk = None
+        if details in ('du', 'full') or self.config['account.disk_usage']:
+            disk = self.disk_usage(account)
+        pointing = None
+        if details in ('aliases', 'full'):
+            pointing = tuple(account.aliases_pointing_here())
+        return AccountInfo(
+            address=account.unicode, name=account.name, uid=account.uid,
+            gid=account.domain.gid, home=account.home,
+            mail_location='%s:~/%s' % settings['mail_location'],
+            quota=settings['quota'],
+            quota_inherited=settings['quota_inherited'],
+            transport=settings['transport'],
+            transport_inherited=settings['transport_inherited'],
+            services=settings['services'],
+            services_inherited=settings['services_inherited'],
+            note=account.note, quota_usage=self.quota_usage(account),
+            disk_usage=disk, pointing_here=pointing)
 
     def quota_usage(self, account):
         """(bytes, messages) in use, or None if nothing knows.
@@ -174,4 +194,6 @@ class AccountWork:
                  account.address)
 
     def get_user(self, uid):
-        return Account.by_uid(self.cur, uid)
+        from vmm.handler.results import AccountOwner
+        account = Account.by_uid(self.cur, uid)
+        return AccountOwner(account.uid, account.domain.gid, account.unicode)

@@ -100,7 +100,8 @@ class AliasWork:
         if kind == 'relocated':
             raise VMMError(_("'%s' is a relocated user, not an alias")
                            % address.unicode, errors.RELOCATED_EXISTS)
-        return alias, alias.require()
+        from vmm.handler.results import DestinationsInfo
+        return DestinationsInfo(alias.unicode, tuple(alias.require()))
 
     def catchall_add(self, name, destinations):
         domain = self._domain(name, lock=True)
@@ -135,8 +136,11 @@ class AliasWork:
                  domain.name)
 
     def catchall_info(self, name):
+        from vmm.handler.results import DestinationsInfo
         domain = self._domain(name)
-        return domain, CatchallAlias(self.cur, domain).destinations()
+        return DestinationsInfo(
+            domain.unicode,
+            tuple(CatchallAlias(self.cur, domain).destinations()))
 
     def relocated_add(self, text, destination):
         address, domain = self._primary_address(text)
@@ -158,8 +162,10 @@ class AliasWork:
         self.log(_('relocated user %s deleted') % address, address)
 
     def relocated_info(self, text):
+        from vmm.handler.results import RelocatedInfo
         address, domain = self._owner(text)
-        return Relocated.get(self.cur, domain, address.localpart)
+        relocated = Relocated.get(self.cur, domain, address.localpart)
+        return RelocatedInfo(relocated.unicode, relocated.destination)
 
     def check_alias_loops(self, starts):
         """Refuse (72) a change after which mail would loop (vmm(1))."""

@@ -46,7 +46,7 @@ class DomainWork:
             self.alias_add('%s@%s' % (localpart, name), [destination])
         if cfg['domain.auto_postmaster'] and postmaster is not None:
             self.user_add('postmaster@%s' % name, postmaster)
-        return domain
+        return domain.unicode
 
     def _new_domain_directory(self, gid):
         """``base/<random hex digit>/<gid>``, where it nests with no other
@@ -89,11 +89,20 @@ class DomainWork:
         self.log(_('domain %s deleted') % domain.name, domain.name)
         if delete_directory:
             self.staging.remove(self.cur, domain.directory)
-        return domain
 
     def domain_info(self, name):
-        domain = self._domain(name)
-        return domain, domain.counts()
+        return self._domain_info(self._domain(name))
+
+    def _domain_info(self, domain):
+        from vmm.handler.results import DomainCounts, DomainInfo
+        transport, quota, services, counts = domain.summary()
+        return DomainInfo(
+            name=domain.unicode, gid=domain.gid, directory=domain.directory,
+            quota=quota, services=services, transport=transport,
+            note=domain.note, max_accounts=domain.max_accounts,
+            max_aliases=domain.max_aliases,
+            max_alias_domains=domain.max_alias_domains,
+            counts=DomainCounts(**counts))
 
     def domain_quota(self, name, storage, messages=None, force=False):
         quota = QuotaLimit(QuotaLimit.parse_bytes(storage),
@@ -140,12 +149,13 @@ class DomainWork:
             'domain': domain.name,
             'limits': ', '.join('%s=%s' % item for item in sorted(
                 limits.items()) if item[1] is not None)}, domain.name)
-        return domain
+        return self._domain_info(domain)
 
-    def domain_details(self, domain, detail):
-        """Rows for domaininfo -d: accounts, aliasdomains, aliases,
-        catchall, relocated."""
+    def domain_details(self, name, detail):
+        """The names domaininfo -d lists — accounts, aliasdomains, aliases,
+        catchall, relocated — as stored, streamed."""
         from vmm.models import listing
+        domain = self._domain(name)
         kinds = {'accounts': 'account', 'aliases': 'alias',
                  'relocated': 'relocated'}
         if detail in kinds:
@@ -172,7 +182,10 @@ class DomainWork:
         self.log(_('alias domain %s deleted') % alias.name, alias.name)
 
     def aliasdomain_info(self, name):
-        return AliasDomain.get(self.cur, DomainName(name))
+        from vmm.handler.results import AliasDomainInfo
+        alias = AliasDomain.get(self.cur, DomainName(name))
+        return AliasDomainInfo(display_domain(alias.name),
+                               alias.domain.unicode)
 
     def aliasdomain_switch(self, name, destination):
         alias = AliasDomain.get(self.cur, DomainName(name))
@@ -215,7 +228,10 @@ class DomainWork:
         self.log(_('relay domain %s deleted') % relay.name, relay.name)
 
     def relaydomain_info(self, name):
-        return RelayDomain.get(self.cur, DomainName(name))
+        from vmm.handler.results import RelayDomainInfo
+        relay = RelayDomain.get(self.cur, DomainName(name))
+        return RelayDomainInfo(relay.unicode, relay.transport,
+                               tuple(relay.recipients()), relay.note)
 
 
 def _format_services(services):

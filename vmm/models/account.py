@@ -4,7 +4,12 @@ from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
 from vmm.models import shared
-from vmm.models.values import EmailAddress, display_order
+from vmm.models.values import (
+    EmailAddress,
+    QuotaLimit,
+    ServiceSet,
+    display_order,
+)
 
 
 def address_kind(cur, gid, localpart):
@@ -120,15 +125,25 @@ class Account:
         return self._cur.fetchone()
 
     def effective(self):
-        """(transport, quota, services, inherited flags) as Postfix and
-        Dovecot see them: the account's own value, else the domain's."""
-        cur = self._cur
+        """Transport, quota, services and mail location as Postfix and
+        Dovecot see them — the account's own value, else the domain's —
+        with flags saying which were inherited; one query."""
+        self._cur.execute(
+            'SELECT t.transport, q.bytes, q.messages, s.smtp, s.pop3, '
+            's.imap, s.sieve, f.format, m.directory '
+            'FROM users u JOIN domain_data d ON d.gid = u.gid '
+            'JOIN transport t ON t.tid = coalesce(u.tid, d.tid) '
+            'JOIN quotalimit q ON q.qid = coalesce(u.qid, d.qid) '
+            'JOIN service_set s ON s.ssid = coalesce(u.ssid, d.ssid) '
+            'JOIN maillocation m ON m.mid = u.mid '
+            'JOIN mailboxformat f ON f.fid = m.fid WHERE u.uid = %s',
+            (self.uid,))
+        row = self._cur.fetchone()
         return {
-            'transport': shared.transport_text(
-                cur, self.tid or self.domain.tid),
-            'quota': shared.quota_of(cur, self.qid or self.domain.qid),
-            'services': shared.services_of(
-                cur, self.ssid or self.domain.ssid),
+            'transport': row[0],
+            'quota': QuotaLimit(row[1], row[2]),
+            'services': ServiceSet(*row[3:7]),
+            'mail_location': (row[7], row[8]),
             'transport_inherited': self.tid is None,
             'quota_inherited': self.qid is None,
             'services_inherited': self.ssid is None,

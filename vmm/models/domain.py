@@ -5,7 +5,12 @@ from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _, ngettext
 from vmm.models import shared
-from vmm.models.values import display_domain, domain_order
+from vmm.models.values import (
+    QuotaLimit,
+    ServiceSet,
+    display_domain,
+    domain_order,
+)
 
 
 def name_kind(cur, name):
@@ -171,6 +176,28 @@ class Domain:
         return {'accounts': accounts, 'aliases': aliases,
                 'alias_domains': alias_domains, 'relocated': relocated,
                 'catchall': catchall}
+
+    def summary(self):
+        """(transport, quota, services, counts()) in one query, for
+        domaininfo."""
+        cur = self._cur
+        cur.execute(
+            'SELECT t.transport, q.bytes, q.messages, s.smtp, s.pop3, '
+            's.imap, s.sieve, '
+            '(SELECT count(*) FROM users WHERE gid = d.gid), '
+            '(SELECT count(DISTINCT address) FROM alias WHERE gid = d.gid), '
+            '(SELECT count(*) FROM domain_name '
+            ' WHERE gid = d.gid AND NOT is_primary), '
+            '(SELECT count(*) FROM relocated WHERE gid = d.gid), '
+            '(SELECT count(*) FROM catchall WHERE gid = d.gid) '
+            'FROM domain_data d JOIN transport t ON t.tid = d.tid '
+            'JOIN quotalimit q ON q.qid = d.qid '
+            'JOIN service_set s ON s.ssid = d.ssid WHERE d.gid = %s',
+            (self.gid,))
+        row = cur.fetchone()
+        return (row[0], QuotaLimit(row[1], row[2]), ServiceSet(*row[3:7]),
+                dict(zip(('accounts', 'aliases', 'alias_domains',
+                          'relocated', 'catchall'), row[7:])))
 
     def check_limit(self, what, adding=1):
         """Refuse (71) when *adding* more of *what* passes the domain's
