@@ -157,3 +157,62 @@ def test_export_to_a_file_shows_progress_on_a_terminal(config_file, db,
     assert 'export: ' in ''.join(shown), shown
     document = json.loads((tmp_path / 'all.json').read_text())
     assert len(document['domains'][0]['accounts']) == 60000
+
+
+def _on_terminal(config_file, *args):
+    """Run vmm with its standard error on a pseudo-terminal: what the
+    terminal showed, standard output, exit code."""
+    master, slave = pty.openpty()
+    try:
+        proc = _vmm(config_file, *args, stderr=slave)
+        os.close(slave)
+        shown = []
+        while proc.poll() is None:
+            shown.append(_read_all(master))
+        shown.append(_read_all(master))
+        out = proc.stdout.read().decode()
+    finally:
+        os.close(master)
+    return ''.join(shown), out, proc.wait()
+
+
+def test_batch_shows_its_lines_and_wipes_the_line_before_an_error(
+        config_file, db, vmm, tmp_path):
+    assert vmm('da', 'progress.example').code == 0
+    path = tmp_path / 'lines.txt'
+    lines = ['aa a%d@progress.example x@elsewhere.example' % n
+             for n in range(3000)]
+    lines[2500] = 'aa bad@@progress.example x@elsewhere.example'
+    path.write_text('\n'.join(lines) + '\n')
+    shown, out, code = _on_terminal(config_file, 'batch',
+                                    '--continue-on-error', str(path))
+    assert code != 0, (shown, out)
+    assert 'batch: ' in shown and '/3000 (' in shown, repr(shown)
+    # The error starts at the left margin: the progress line was wiped
+    # just before it.
+    error = shown.index('line 2501: ')
+    assert shown.rindex('\r\x1b[K', 0, error) > shown.rfind('batch: ', 0,
+                                                              error), \
+        repr(shown[max(0, error - 80):error + 40])
+    assert db.scalar("SELECT count(*) FROM alias WHERE gid = (SELECT gid "
+                     "FROM domain_name WHERE domainname = "
+                     "'progress.example')") == 2999
+    # Piped, the same batch prints the error line alone.
+    db.query('DELETE FROM alias')
+    piped = _vmm(config_file, 'batch', '--continue-on-error', str(path),
+                 stderr=subprocess.PIPE)
+    _out, err = piped.communicate(timeout=120)
+    assert piped.returncode == code
+    assert '\r' not in err.decode() and 'line 2501: ' in err.decode()
+    assert 'batch:' not in err.decode()
+
+
+def test_json_output_on_a_terminal_shows_no_progress(config_file, db,
+                                                     mail_base, tmp_path):
+    path = tmp_path / 'big.json'
+    _document(path, 4000, mail_base)
+    shown, out, code = _on_terminal(config_file, '--json', 'import',
+                                    '--dry-run', str(path))
+    assert code == 0, (shown, out)
+    assert shown == '', repr(shown)
+    assert json.loads(out)['dry_run'] is True

@@ -6,7 +6,7 @@ import shlex
 import sys
 
 from vmm import errors
-from vmm.cli import common, output
+from vmm.cli import common
 from vmm.cli.parser import add_command
 from vmm.errors import VMMError
 from vmm.i18n import _
@@ -81,46 +81,60 @@ def _lines(source):
             yield number, text.strip(), argv
 
 
+def _line_count(path, out):
+    """The number of lines of the batch file, for the progress line: only
+    for a file (standard input cannot be read twice) and only when it is
+    shown; counting is a quick read of bytes."""
+    from vmm.cli.progress import enabled
+    if path == '-' or not enabled(out):
+        return None
+    try:
+        with open(path, 'rb') as source:
+            return sum(block.count(b'\n') for block in
+                       iter(lambda: source.read(1 << 20), b''))
+    except OSError:
+        return None
+
+
 def do_batch(args):
+    from vmm.cli.progress import progress
     from vmm.handler import Handler
+    out = args.out
     source = _stdin() if args.file == '-' else _open(args.file)
     handler = Handler(args.config, read_write=True)
     handler.batch = True
     parsers = _LineParsers()
     first_failure = None
-    common.batch_handler = handler
     try:
-        for number, text, argv in _lines(source):
-            try:
-                if isinstance(argv, VMMError):
-                    raise argv
-                line_args = parsers.parse(argv)
-                line_args.config = args.config
-                if args.continue_on_error:
-                    with handler.savepoint():
+        with common.transaction(handler, out):
+            lines = progress(source, _line_count(args.file, out),
+                             _('batch'), out)
+            for number, text, argv in _lines(lines):
+                try:
+                    if isinstance(argv, VMMError):
+                        raise argv
+                    line_args = parsers.parse(argv)
+                    line_args.config, line_args.out = args.config, out
+                    # Its handler, whose transaction the line joins.
+                    line_args.batch = handler
+                    if args.continue_on_error:
+                        with handler.savepoint():
+                            line_args.func(line_args)
+                    else:
                         line_args.func(line_args)
-                else:
-                    line_args.func(line_args)
-            except VMMError as err:
-                if not isinstance(argv, VMMError):
-                    text = parsers.shown(argv)
-                output.error(_('line %(number)d: %(line)s: %(error)s')
-                             % {'number': number, 'line': text,
-                                'error': err.msg}, err.code)
-                if first_failure is None:
-                    first_failure = err.code
-                if not args.continue_on_error:
-                    raise _Abort() from None
-        handler.commit()
+                except VMMError as err:
+                    if not isinstance(argv, VMMError):
+                        text = parsers.shown(argv)
+                    out.error(_('line %(number)d: %(line)s: %(error)s')
+                              % {'number': number, 'line': text,
+                                 'error': err.msg}, err.code)
+                    if first_failure is None:
+                        first_failure = err.code
+                    if not args.continue_on_error:
+                        raise _Abort() from None
     except _Abort:
-        handler.rollback()
-        output.error(_('nothing was changed'), first_failure)
-    except BaseException:
-        handler.rollback()
-        raise
+        out.error(_('nothing was changed'), first_failure)
     finally:
-        common.batch_handler = None
-        handler.close()
         if args.file != '-':
             source.close()
     return first_failure or 0
