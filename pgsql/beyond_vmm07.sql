@@ -1,7 +1,7 @@
 -- What vmm has beyond vmm 0.7's tables: the schema version, relay
--- domains, vacation settings, the audit log, the directory removals a
--- committed command still owes, and the rule that a name is one kind of
--- domain only.  create_tables.sql and the vmm 0.7
+-- domains, vacation settings, DKIM keys (dkim.sql), the audit log, the
+-- directory removals a committed command still owes, and the rule that a
+-- name is one kind of domain only.  create_tables.sql and the vmm 0.7
 -- upgrade (upgrade/from-vmm-0.7.sql) both load this file.
 
 -- Which schema version this database has; one row per applied version.
@@ -81,3 +81,5 @@ CREATE TRIGGER domain_name_unique BEFORE INSERT OR UPDATE ON domain_name
     FOR EACH ROW EXECUTE FUNCTION vmm_domain_name_unique();
 CREATE TRIGGER relay_domain_unique BEFORE INSERT OR UPDATE ON relay_domain
     FOR EACH ROW EXECUTE FUNCTION vmm_domain_name_unique();
+
+\ir dkim.sql

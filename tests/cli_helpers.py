@@ -55,19 +55,6 @@ class Unchanged:
         return result
 
 
-def take_snapshot(server, dbname, base):
-    """What the ``snapshot`` fixture takes, for any database and mail base:
-    the rows (pg_dump --data-only) and the tree (paths, modes, owners)."""
-    tree = []
-    for root, dirs, files in os.walk(str(base)):
-        for name in sorted(dirs + files):
-            path = os.path.join(root, name)
-            st = os.lstat(path)
-            tree.append((os.path.relpath(path, str(base)), st.st_mode,
-                         st.st_uid, st.st_gid))
-    return server.dump_data(dbname), sorted(tree)
-
-
 def fake_postconf(directory, **values):
     """A ``postconf`` that answers ``postconf -h NAME`` with *values*."""
     path = os.path.join(str(directory), 'postconf')

@@ -44,6 +44,7 @@ def pg():
     server = servers.PostgresServer(directory).start()
     server.execute("CREATE ROLE postfix LOGIN PASSWORD 'postfix'")
     server.execute("CREATE ROLE dovecot LOGIN PASSWORD 'dovecot'")
+    server.execute("CREATE ROLE opendkim LOGIN PASSWORD 'opendkim'")
     server.execute('CREATE DATABASE %s' % TEMPLATE_DB)
     conn = server.connect(TEMPLATE_DB)
     try:
@@ -53,11 +54,28 @@ def pg():
     finally:
         conn.close()
     server.psql(TEMPLATE_DB, '-v', 'postfix=postfix', '-v', 'dovecot=dovecot',
+                '-v', 'opendkim=opendkim',
                 '-f', os.path.join(schema.sql_directory(),
                                    'set-permissions.sql'),
                 stdout=subprocess.DEVNULL)
+    server.postconf = private_postconf(os.path.join(directory, 'postfix'),
+                                       server.port)
     yield server
     server.destroy()
+
+
+def private_postconf(directory, pg_port):
+    """A ``postconf`` for vmm.cfg's ``bin.postconf`` that reads the private
+    Postfix configuration (the shipped main.cf.example, as the suite's
+    private Postfix is configured), never the machine's ``/etc/postfix``.
+    Nothing is started: vmm only asks ``postconf -h`` for limits."""
+    postfix = servers.PostfixServer(directory, pg_port).configure()
+    path = os.path.join(directory, 'postconf')
+    with open(path, 'w') as handle:
+        handle.write('#!/bin/sh\nexec %s -c %s "$@"\n'
+                     % (postfix.postconf_bin, postfix.config_dir))
+    os.chmod(path, 0o755)
+    return path
 
 
 class Database:
@@ -118,7 +136,8 @@ def write_config(path, pg, dbname, base, **sections):
                  'dovecot_config': '/nonexistent/dovecot.conf'},
         'domain': {'auto_postmaster': 'false'},
         'account': {'random_password': 'false'},
-        'bin': {'postconf': '/usr/sbin/postconf',
+        # doveadm reads misc.dovecot_config above, never /etc/dovecot.
+        'bin': {'postconf': pg.postconf,
                 'doveadm': '/usr/bin/doveadm'},
     }
     for section, values in sections.items():
@@ -202,16 +221,20 @@ def vmm(config_file):
     return Runner(config_file)
 
 
+def take_snapshot(server, dbname, base):
+    """The rows of a database (pg_dump --data-only) and a mail tree (paths,
+    modes, owners), to compare before and after a command."""
+    tree = []
+    for root, dirs, files in os.walk(str(base)):
+        for name in sorted(dirs + files):
+            path = os.path.join(root, name)
+            st = os.lstat(path)
+            tree.append((os.path.relpath(path, str(base)), st.st_mode,
+                         st.st_uid, st.st_gid))
+    return server.dump_data(dbname), sorted(tree)
+
+
 @pytest.fixture
 def snapshot(db, mail_base):
     """Take the database rows and the mail tree; compare after a failure."""
-    def take():
-        tree = []
-        for root, dirs, files in os.walk(mail_base):
-            for name in sorted(dirs + files):
-                path = os.path.join(root, name)
-                st = os.lstat(path)
-                tree.append((os.path.relpath(path, mail_base), st.st_mode,
-                             st.st_uid, st.st_gid))
-        return db.dump(), sorted(tree)
-    return take
+    return lambda: take_snapshot(db.server, db.name, mail_base)

@@ -7,7 +7,7 @@ set -eu
 PACKAGES="postgresql postgresql-contrib libpq-dev gcc python3-dev python3-venv
  postfix postfix-pgsql dovecot-core dovecot-pgsql dovecot-imapd dovecot-pop3d
  dovecot-lmtpd dovecot-managesieved dovecot-sieve dovecot-submissiond gettext
- man-db util-linux zsh"
+ man-db util-linux zsh opendkim opendkim-tools libopendbx1-pgsql"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -37,10 +37,8 @@ import tempfile
 import pytest
 
 import servers
-from conftest import Database
+from conftest import TEMPLATE_DB, Database
 
-#: conftest.py's template database (schema of `vmm dbupgrade` + grants).
-TEMPLATE_DB = 'vmm_template'
 #: The database the private servers read; the shipped files' name.
 MAIL_DB = 'mailsys'
 

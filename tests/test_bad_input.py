@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from vmm.errors import VMMError
 from vmm.models.values import DomainName, EmailAddress, QuotaLimit, Transport
 
-from cli_helpers import assert_error, take_snapshot
-from conftest import TEMPLATE_DB, Runner, write_config
+from cli_helpers import assert_error
+from conftest import TEMPLATE_DB, Runner, take_snapshot, write_config
 
 LONG_LABEL = 'a' * 64
 LONG_NAME = '.'.join(['a' * 63] * 4) + '.example'       # 263 characters

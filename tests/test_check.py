@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+from cli_helpers import assert_ok as ok
 from conftest import Runner, write_config
 
 pytestmark = pytest.mark.servers
@@ -35,11 +36,6 @@ def db(mail_db):
 @pytest.fixture
 def mail(mailservers):
     return mailservers
-
-
-def ok(result):
-    assert result.code == 0, result
-    return result
 
 
 @pytest.fixture
@@ -173,7 +169,7 @@ def test_correct_installation_passes_every_check(vmm, mail, data, state):
         'postfix:relocated_maps', 'postfix:smtpd_sender_login_maps',
         'postfix:relay_domains', 'postfix:relay_recipient_maps',
         'dovecot', 'dovecot:password_query', 'dovecot:auth', 'dovecot:user',
-        'role:postfix', 'role:dovecot'}
+        'role:postfix', 'role:dovecot', 'role:opendkim'}
     # Every map was asked about real objects, and found some.
     for name, check in checks.items():
         if name.startswith('postfix:'):
@@ -420,7 +416,7 @@ def test_dead_database_host_in_a_map_file_fails_quickly(vmm, mail, data,
 
 
 def test_connect_lines_are_read_as_libpq_reads_them():
-    from vmm.check import parse_connect
+    from vmm.check.programs import parse_connect
     assert parse_connect(r"host=/run/pg dbname=mailsys user=dovecot "
                          r"password='it\'s a \\ secret'") == {
         'host': '/run/pg', 'dbname': 'mailsys', 'user': 'dovecot',
@@ -434,13 +430,14 @@ def test_connect_lines_are_read_as_libpq_reads_them():
 def _keys_line(total, wrong):
     """`vmm check`'s line for a map whose answers differ for *wrong* of
     *total* keys."""
-    from vmm.check import Checker, PostfixMap
-    checker = Checker(config=None)
+    from vmm.check.base import CheckRun
+    from vmm.check.postfix import PostfixMap, _compare
+    checker = CheckRun(config=None)
     keys = ['k%d@example.org' % i for i in range(total)]
-    checker._compare(PostfixMap('virtual_alias_maps', 'address', None,
-                                False, None), '/etc/postfix/x.cf', keys,
-                     {key: ['a@example.org'] for key in keys},
-                     {key: ['a@example.org'] for key in keys[wrong:]})
+    _compare(checker, PostfixMap('virtual_alias_maps', 'address', None,
+                                 False, None), '/etc/postfix/x.cf', keys,
+             {key: ['a@example.org'] for key in keys},
+             {key: ['a@example.org'] for key in keys[wrong:]})
     (result,) = checker.results
     assert result.status == 'FAIL'
     return result.detail

@@ -12,16 +12,11 @@ import sys
 
 import pytest
 
+from cli_helpers import assert_ok as ok
 from conftest import TEMPLATE_DB, Database, Runner, write_config
 
 BIN = os.path.dirname(sys.executable)
 _databases = itertools.count()
-
-
-def ok(result):
-    assert result.code == 0, result
-    assert 'Traceback' not in result.err, result
-    return result
 
 
 def one_line_error(result, code):

@@ -7,13 +7,8 @@ import os
 import psycopg2
 import pytest
 
+from cli_helpers import assert_ok as ok
 from conftest import Runner, write_config
-
-
-def ok(result):
-    assert result.code == 0, result
-    assert 'Traceback' not in result.err, result
-    return result
 
 
 def records(db):

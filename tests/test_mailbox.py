@@ -508,13 +508,13 @@ def test_create_mailbox_missing_home(base):
 
 
 def test_create_maildir_failure_half_way_removes_it(home, monkeypatch):
-    real_write = mailbox._write_owned
+    real_write = mailbox.write_file_at
 
     def failing_write(name, *args, **kwargs):
         if name == 'subscriptions':
             raise OSError(28, 'No space left on device')
         return real_write(name, *args, **kwargs)
-    monkeypatch.setattr(mailbox, '_write_owned', failing_write)
+    monkeypatch.setattr(mailbox, 'write_file_at', failing_write)
     with pytest.raises(VMMError) as info:
         create_mailbox(home, UID, GID, 0o700, 'maildir', 'Maildir', FOLDERS,
                        True, 'user@example.org')

@@ -17,6 +17,7 @@ import smtplib
 import pytest
 
 import servers
+from cli_helpers import assert_ok as ok
 from conftest import Runner, write_config
 
 pytestmark = pytest.mark.servers
@@ -32,11 +33,6 @@ def db(mail_db):
 @pytest.fixture
 def mail(mailservers):
     return mailservers
-
-
-def ok(result):
-    assert result.code == 0, result
-    return result
 
 
 def maildir(db, address):

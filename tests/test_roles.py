@@ -3,16 +3,20 @@
 import psycopg2
 import pytest
 
+#: Postfix's lookups for the account jane@example.org, and how many rows
+#: each answers: an account is a mailbox with a UID, a transport and a
+#: sender login, and is no alias, no relocated user and no relay domain.
 POSTFIX_CALLS = [
-    "SELECT * FROM postfix_virtual_alias_map('a', 'example.org')",
-    "SELECT * FROM postfix_virtual_mailbox_map('a', 'example.org')",
-    "SELECT * FROM postfix_virtual_uid_map('a', 'example.org')",
-    "SELECT * FROM postfix_transport_map('a', 'example.org')",
-    "SELECT * FROM postfix_relocated_map('a', 'example.org')",
-    "SELECT * FROM postfix_smtpd_sender_login_map('a', 'example.org')",
-    "SELECT * FROM postfix_relay_domain_map('example.org')",
-    "SELECT * FROM postfix_relay_recipient_map('a', 'example.org')",
-    "SELECT gid FROM postfix_gid WHERE domainname = 'example.org'",
+    ("SELECT * FROM postfix_virtual_alias_map('jane', 'example.org')", 0),
+    ("SELECT * FROM postfix_virtual_mailbox_map('jane', 'example.org')", 1),
+    ("SELECT * FROM postfix_virtual_uid_map('jane', 'example.org')", 1),
+    ("SELECT * FROM postfix_transport_map('jane', 'example.org')", 1),
+    ("SELECT * FROM postfix_relocated_map('jane', 'example.org')", 0),
+    ("SELECT * FROM postfix_smtpd_sender_login_map('jane', 'example.org')",
+     1),
+    ("SELECT * FROM postfix_relay_domain_map('example.org')", 0),
+    ("SELECT * FROM postfix_relay_recipient_map('jane', 'example.org')", 0),
+    ("SELECT gid FROM postfix_gid WHERE domainname = 'example.org'", 1),
 ]
 DOVECOT_CALLS = [
     "SELECT * FROM dovecotpassword('jane', 'example.org')",
@@ -35,9 +39,9 @@ def account(vmm, db):
     return db
 
 
-@pytest.mark.parametrize('sql', POSTFIX_CALLS)
-def test_postfix_may_look_up(account, sql):
-    account.query(sql, user='postfix')
+@pytest.mark.parametrize('sql,rows', POSTFIX_CALLS)
+def test_postfix_may_look_up(account, sql, rows):
+    assert len(account.query(sql, user='postfix')) == rows
 
 
 @pytest.mark.parametrize('sql', DOVECOT_CALLS)

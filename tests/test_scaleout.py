@@ -53,8 +53,10 @@ def cluster():
 
 
 class _NoServer:
-    """write_config's defaults, all overridden by the host lists."""
+    """write_config's defaults, all overridden by the host lists; no
+    postconf (vmm then takes Postfix's default limits)."""
     socket_dir, port, superuser = '', 0, 'postgres'
+    postconf = '/nonexistent/postconf'
 
 
 def runner(top, base, name, hosts, ports):

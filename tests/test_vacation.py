@@ -27,17 +27,13 @@ from vmm import vacation
 from vmm.vacation import Previous, Settings
 
 import servers
+from cli_helpers import assert_ok as ok
 from conftest import skip_unless
 
 SIEVEC = shutil.which('sievec') or '/usr/bin/sievec'
 SIEVE_TEST = shutil.which('sieve-test') or '/usr/bin/sieve-test'
 
 needs_root = skip_unless(os.geteuid() == 0, 'vmm writes homes as root')
-
-
-def ok(result):
-    assert result.code == 0, result
-    return result
 
 
 # ---------------------------------------------------------------------------

@@ -96,6 +96,22 @@ def _optional_path(text):
     return _absolute_path(text) if text.strip() else ''
 
 
+def _nameserver(text):
+    """host[:port] of a DNS server, or empty for the system resolver."""
+    text = text.strip()
+    if not text:
+        return ''
+    host, sep, port = text.rpartition(':')
+    if sep and not host.endswith(']') and ':' in host:
+        host, port = text, ''    # a bare IPv6 address
+    elif not sep:
+        host, port = text, ''
+    if not host.strip('[]') or (port and not port.isdigit()) \
+            or (port and not 0 < int(port) < 65536):
+        raise ValueError(_('not a host or host:port'))
+    return text
+
+
 def _directory_name(text):
     """A single directory name below the account's home (mailbox.root)."""
     text = text.strip()
@@ -210,6 +226,10 @@ OPTIONS = {
         'password_scheme': (_password_scheme, 'SHA512-CRYPT'),
         'relay_transport': (_transport, 'smtp:'),
         'allow_others_write': (_boolean, 'false'),
+    },
+    'dkim': {
+        'nameserver': (_nameserver, ''),
+        'retire_days': (_integer(0, 36500), '7'),
     },
 }
 

@@ -55,6 +55,46 @@ def close_fd(fd):
             pass
 
 
+def make_directory_at(name, dir_fd, uid, gid, mode):
+    """mkdir *name* in *dir_fd* owned *uid*:*gid* with *mode*; its
+    descriptor.  Made 0700 first, so nobody else can enter it before it has
+    its owner."""
+    os.mkdir(name, 0o700, dir_fd=dir_fd)
+    fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    try:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_file_at(name, dir_fd, data, uid, gid, mode):
+    """Write the new file *name* in *dir_fd* (never an existing file, never
+    through a symbolic link), owned *uid*:*gid* with *mode*, its data on
+    disk (fsync) before it is renamed into place or its directory is; the
+    one way vmm writes a file.  A file left half-written is removed."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                 | getattr(os, 'O_CLOEXEC', 0), 0o600, dir_fd=dir_fd)
+    try:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if data:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        try:
+            os.unlink(name, dir_fd=dir_fd)
+        except OSError:
+            pass
+        raise
+    os.close(fd)
+
+
 def lstat_at(name, dir_fd):
     """lstat *name* in *dir_fd*; None when it does not exist."""
     try:
@@ -160,6 +200,15 @@ class DirectoryJail:
             close_fd(fd)
             raise
         return fd
+
+    def open_below(self, path):
+        """A descriptor of the existing directory *path* below the base
+        (never the base itself), reached without following a symbolic
+        link; None when it does not exist."""
+        parts = self._parts(path)
+        if not parts:
+            self._refuse(path, _('it is the base directory itself'))
+        return self._open_parts(path, parts)
 
     # -- creation ---------------------------------------------------------
 

@@ -53,7 +53,15 @@ from vmm.errors import (
     VMMError,
 )
 from vmm.i18n import _
-from vmm.jail import DIR_FLAGS, check_id, check_mode, require_root
+from vmm.jail import (
+    DIR_FLAGS,
+    check_id,
+    check_mode,
+    make_directory_at,
+    require_root,
+    write_file_at,
+)
+from vmm.text import has_control
 
 __all__ = ('FORMATS', 'check_folder_name', 'create_mailbox', 'disk_usage',
            'imap_utf7_decode', 'imap_utf7_encode', 'parse_folders')
@@ -87,14 +95,11 @@ def check_folder_name(name):
 
     *name* is a folder of ``mailbox.folders``: levels separated by ``.``.
     """
-    import unicodedata
-
     if not isinstance(name, str):
         raise ValueError(_('a folder name must be text'))
-    for char in name:
-        if char == '\0' or unicodedata.category(char) in ('Cc', 'Cs'):
-            raise ValueError(_('a folder name must not contain control '
-                               'characters or NUL'))
+    if has_control(name):
+        raise ValueError(_('a folder name must not contain control '
+                           'characters or NUL'))
     if '/' in name:
         raise ValueError(_("a folder name must not contain '/'"))
     if '*' in name or '%' in name:
@@ -238,43 +243,17 @@ def _folder_list(folders):
     return tuple(seen)
 
 
-def _mkdir_owned(name, dir_fd, uid, gid, mode):
-    """mkdir *name* in *dir_fd*, chown/chmod it; return its descriptor."""
-    os.mkdir(name, 0o700, dir_fd=dir_fd)
-    fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
-    try:
-        os.fchown(fd, uid, gid)
-        os.fchmod(fd, mode)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _write_owned(name, dir_fd, uid, gid, mode, data=b''):
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                 | getattr(os, 'O_CLOEXEC', 0), 0o600, dir_fd=dir_fd)
-    try:
-        os.fchown(fd, uid, gid)
-        os.fchmod(fd, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-
-
 def _make_maildir(root_fd, uid, gid, mode, folders, subscribe):
     file_mode = mode & 0o666
     for sub in _MAILDIR_SUBDIRS:
-        os.close(_mkdir_owned(sub, root_fd, uid, gid, mode))
+        os.close(make_directory_at(sub, root_fd, uid, gid, mode))
     for name in folders:
-        fd = _mkdir_owned('.' + imap_utf7_encode(name), root_fd, uid, gid,
+        fd = make_directory_at('.' + imap_utf7_encode(name), root_fd, uid, gid,
                           mode)
         try:
             for sub in _MAILDIR_SUBDIRS:
-                os.close(_mkdir_owned(sub, fd, uid, gid, mode))
-            _write_owned('maildirfolder', fd, uid, gid, file_mode)
+                os.close(make_directory_at(sub, fd, uid, gid, mode))
+            write_file_at('maildirfolder', fd, b'', uid, gid, file_mode)
         finally:
             os.close(fd)
     if subscribe and folders:
@@ -282,8 +261,9 @@ def _make_maildir(root_fd, uid, gid, mode, folders, subscribe):
         lines += ['\t'.join(imap_utf7_encode(level)
                             for level in name.split('.'))
                   for name in folders]
-        _write_owned('subscriptions', root_fd, uid, gid, file_mode,
-                     ('\n'.join(lines) + '\n').encode('ascii'))
+        write_file_at('subscriptions', root_fd,
+                      ('\n'.join(lines) + '\n').encode('ascii'), uid, gid,
+                      file_mode)
 
 
 # The private configuration doveadm runs with: no services, no userdb, logs
@@ -398,7 +378,7 @@ def create_mailbox(home, uid, gid, mode, fmt, root, folders, subscribe, user,
     created = False
     try:
         try:
-            root_fd = _mkdir_owned(root, home_fd, uid, gid, mode)
+            root_fd = make_directory_at(root, home_fd, uid, gid, mode)
         except FileExistsError:
             raise VMMError(_('The mailbox %s already exists.')
                            % os.path.join(home, root),

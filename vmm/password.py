@@ -57,6 +57,7 @@ import os
 from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
+from vmm.text import has_control
 
 ENCODINGS = ('.B64', '.BASE64', '.HEX')
 
@@ -456,14 +457,14 @@ def hash_password(password, scheme, user='', *, blowfish_rounds=5,
     if not password:
         raise VMMError(_('The password must not be empty.'),
                        errors.INVALID_OPTION)
-    if any(ord(c) < 32 or ord(c) == 127 for c in password):
-        raise VMMError(_('The password must not contain control characters '
-                         '(a pasted line end, say).'), errors.INVALID_OPTION)
     try:
         pw = password.encode('utf-8')
     except UnicodeEncodeError:
         raise VMMError(_('The password is not valid Unicode text.'),
                        errors.INVALID_OPTION) from None
+    if has_control(password):
+        raise VMMError(_('The password must not contain control characters '
+                         '(a pasted line end, say).'), errors.INVALID_OPTION)
     opts = {'scheme': scheme_name, 'user': user,
             'blowfish_rounds': blowfish_rounds,
             'sha256_rounds': sha256_rounds, 'sha512_rounds': sha512_rounds}
@@ -616,7 +617,7 @@ def check_hash(pwhash):
 
     if not rest:
         raise bad(_('the hash after the scheme is empty'))
-    if any(ord(c) < 32 or ord(c) == 127 for c in rest):
+    if has_control(rest):
         raise bad(_('it contains control characters'))
     effective = encoding or _DEFAULT_ENCODING.get(scheme)
     if encoding is None and scheme in _RAW_LENGTH:

@@ -66,6 +66,11 @@ COMMANDS = {
     'export': ('ex', 'exchange_cmd', False),
     'import': ('im', 'exchange_cmd', True),
     'log': ('lg', 'exchange_cmd', False),
+    'dkimadd': ('dka', 'dkim_cmd', True),
+    'dkiminfo': ('dki', 'dkim_cmd', False),
+    'dkimrotate': ('dkr', 'dkim_cmd', True),
+    'dkimactivate': ('dkac', 'dkim_cmd', True),
+    'dkimdelete': ('dkd', 'dkim_cmd', True),
 }
 SHORT_NAMES = {short: long for long, (short, _m, _w) in COMMANDS.items()}
 

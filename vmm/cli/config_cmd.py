@@ -6,6 +6,7 @@ from vmm import errors
 from vmm.cli.parser import add_command
 from vmm.errors import VMMError
 from vmm.i18n import _
+from vmm.text import has_control
 
 
 def do_configget(args):
@@ -17,8 +18,7 @@ def do_configget(args):
 def _check_one_line(name, value):
     """A value is one line of text: a line break would write another
     option into vmm.cfg, a NUL or other control character a broken one."""
-    if any(ord(c) < 32 or ord(c) == 127 or 0xd800 <= ord(c) <= 0xdfff
-           for c in value):
+    if has_control(value):
         raise VMMError(_("Invalid value for '%s': control characters and "
                          "invalid Unicode are not allowed") % name,
                        errors.CONF_ERROR)

@@ -167,7 +167,7 @@ def unknown_subcommand(word):
     if not close:
         close = [SHORT_NAMES[m] for m in difflib.get_close_matches(
             word, list(SHORT_NAMES), n=1)] if len(word) <= 4 else []
-    from vmm.models.values import printable
+    from vmm.text import printable
     shown = printable(_option_name(word)[0] if word.startswith('-')
                       else word)
     if close:

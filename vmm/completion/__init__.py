@@ -11,7 +11,8 @@ _ACCOUNT_COMMANDS = ('userdelete', 'userinfo', 'username', 'usernote',
                      'usertransport', 'uservacation')
 _PRIMARY_COMMANDS = ('domaindelete', 'domaininfo', 'domainlimits',
                      'domainnote', 'domainquota', 'domainservices',
-                     'domaintransport', 'catchallinfo')
+                     'domaintransport', 'catchallinfo', 'dkimadd',
+                     'dkiminfo', 'dkimrotate', 'dkimactivate', 'dkimdelete')
 # For each command, what its positionals accept from the database, one
 # kind per positional (the last repeats); None: a new name, nothing to
 # offer.  Only what the command takes is offered: no alias domain to

@@ -11,12 +11,13 @@ warnings collected in ``warnings``.
 
 from vmm.handler.accounts import AccountWork
 from vmm.handler.aliases import AliasWork
+from vmm.handler.dkim import DkimWork
 from vmm.handler.domains import DomainWork
 from vmm.handler.session import Session, postconf_int
 
 __all__ = ['Handler', 'postconf_int']
 
 
-class Handler(Session, DomainWork, AccountWork, AliasWork):
+class Handler(Session, DomainWork, AccountWork, AliasWork, DkimWork):
     """One run: its session (:mod:`vmm.handler.session`) and the work of
     every subcommand, one module per kind of thing."""

@@ -2,6 +2,7 @@
 gathered with as few queries as the command needs, so that printing them
 runs no SQL and holds nothing of the connection."""
 
+import datetime
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -93,3 +94,30 @@ class DestinationsInfo:
     and its destinations as stored."""
     name: str
     destinations: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DkimRecord:
+    """A TXT record to publish: its name (no trailing dot) and its text
+    as the strings of the record (255 characters at most each)."""
+    name: str
+    value: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DkimKeyInfo:
+    """dkiminfo: one key without its private half, and its record under
+    every name of the domain (primary first)."""
+    selector: str
+    algorithm: str
+    state: str
+    since: datetime.datetime
+    records: Tuple[DkimRecord, ...]
+
+
+@dataclass(frozen=True)
+class RetiredDkimKey:
+    """purge: a key that became retired and the records that may go."""
+    domain: str
+    selector: str
+    records: Tuple[str, ...]

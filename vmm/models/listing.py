@@ -4,6 +4,7 @@ memory does not grow with the number of domains or addresses."""
 from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
+from vmm.text import has_control
 
 _LOCAL_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-/=?^_`{|}~.")
@@ -13,7 +14,7 @@ _WILDCARDS = '%*'
 
 
 def _invalid(pattern, reason):
-    from vmm.models.values import printable
+    from vmm.text import printable
     return VMMError(_("Invalid pattern '%(pattern)s': %(reason)s")
                     % {'pattern': printable(pattern), 'reason': reason},
                     errors.INVALID_OPTION)
@@ -99,7 +100,7 @@ def parse_pattern(pattern, conn=None):
     match too."""
     if pattern is None:
         return None, ['%']
-    if '\0' in pattern or not pattern.isprintable():
+    if has_control(pattern):
         raise VMMError(_('Invalid pattern: control characters are not '
                          'allowed'), errors.INVALID_OPTION)
     if pattern.count('@') > 1:

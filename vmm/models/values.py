@@ -9,6 +9,7 @@ import re
 from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
+from vmm.text import has_control, printable
 
 MAX_DOMAIN_LENGTH = 253
 MAX_LOCALPART_OCTETS = 64
@@ -37,9 +38,8 @@ class DomainName(str):
 
     @staticmethod
     def to_ace(name):
-        if '\0' in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
-            raise VMMError(_('Invalid domain name: control characters are '
-                             'not allowed'), errors.DOMAIN_INVALID)
+        if has_control(name):
+            raise _idna_error(name, _('control characters are not allowed'))
         if not name:
             raise VMMError(_('No domain name given'), errors.DOMAIN_NO_NAME)
         lowered = name.lower()
@@ -129,24 +129,6 @@ def check_localpart(localpart):
     return localpart.lower()
 
 
-def printable(text):
-    """*text* for an error message: a byte that was not UTF-8 (a surrogate
-    escape) as ``\\xff``, other invisible characters as Python escapes."""
-    if text.isprintable():
-        return text
-    shown = []
-    for char in text:
-        code = ord(char)
-        if 0xdc80 <= code <= 0xdcff:
-            shown.append('\\x%02x' % (code - 0xdc00))
-        elif char.isprintable():
-            shown.append(char)
-        else:
-            shown.append(char.encode('unicode_escape', 'backslashreplace')
-                         .decode('ascii'))
-    return ''.join(shown)
-
-
 
 
 MAX_NAME_LENGTH = 128
@@ -157,9 +139,7 @@ def check_text(text, what, multiline=False, max_length=None):
     control characters (a note may have tabs and line breaks); exit 44."""
     if text is None:
         return None
-    allowed = '\t\n' if multiline else ''
-    if any((ord(c) < 32 or ord(c) == 127) and c not in allowed or
-           0xd800 <= ord(c) <= 0xdfff for c in text):
+    if has_control(text, '\t\n' if multiline else ''):
         raise VMMError(_("Invalid %(what)s: '%(text)s' (control characters "
                          "and invalid Unicode are not allowed)")
                        % {'what': what, 'text': printable(text[:100])},
@@ -330,8 +310,6 @@ class ServiceSet:
 
 
 _TRANSPORT_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]*\Z')
-_NEXTHOP_CHARS = re.compile(r'[^\s\x00-\x1f\x7f\ud800-\udfff]*\Z')
-_FREE_TEXT = re.compile(r'[^\x00-\x1f\x7f\ud800-\udfff]*\Z')
 _SERVICE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_-]*\Z')
 # Transports whose next hop is a text for the sender, spaces and all.
 _TEXT_TRANSPORTS = ('error', 'retry', 'discard')
@@ -340,9 +318,9 @@ _TEXT_TRANSPORTS = ('error', 'retry', 'discard')
 def _nexthop_problem(transport, nexthop):
     """What is wrong with *nexthop* as transport(5) reads it, or None."""
     if transport in _TEXT_TRANSPORTS:
-        return None if _FREE_TEXT.match(nexthop) else \
-            _('control characters are not allowed')
-    if not _NEXTHOP_CHARS.match(nexthop):
+        return _('control characters are not allowed') \
+            if has_control(nexthop) else None
+    if has_control(nexthop) or any(c.isspace() for c in nexthop):
         return _('spaces and control characters are not allowed')
     if nexthop.startswith('unix:'):
         return None if len(nexthop) > 5 else _('no socket path after unix:')
