@@ -185,198 +185,425 @@ CREATE VIEW vmm_lookup_sender_rows AS
                         WHERE u.gid = a.gid AND u.local_part = a.address)
      GROUP BY n.domainname, a.address, a.gid;
 
--- Recompute the cached rows of one domain (all its names), or of one
--- account or relocated user in it.
-CREATE FUNCTION vmm_refresh_lookup(the_gid bigint, the_local_part varchar)
+-- Keeping the cache.  Every trigger runs once per statement, for all the
+-- rows the statement changed (its transition tables), and rewrites one
+-- set of cached rows with one statement per cache table: a domain delete,
+-- a new alias domain or a changed default costs what it changes, never a
+-- round of statements per row.  The sets are named by keys:
+--   (gid, local_part)  one address of a domain under all its names, ''
+--                      for the domain's own rows (transport, catch-all);
+--   (gid, domainname)  everything under one name of a domain;
+--   gid                a whole domain's rows of lookup_address.
+-- What is deleted is recomputed from the views, which stay the one
+-- definition of the cache.  Every view row belongs to a name of its
+-- domain: the keys of a domain that has no names left (one being deleted)
+-- are deleted only.
+
+-- The cached rows of the keys (gids[i], parts[i]) in the cache tables
+-- named by *tables* (address, alias, sender).  The gids and parts are a
+-- superset of the keys that the indexes find; the pairs, 'gid local_part',
+-- pick from it through a hash table, which PostgreSQL builds for a
+-- constant array only: these functions are planned for each call's
+-- values.
+CREATE FUNCTION vmm_refresh_lookup_keys(
+    gids bigint[], parts varchar[],
+    tables text[] DEFAULT '{address,alias,sender}')
     RETURNS void
 LANGUAGE plpgsql
-SET search_path = public, pg_temp
+SET search_path = public, pg_temp SET plan_cache_mode = force_custom_plan
 SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
+DECLARE
+    some_gids bigint[] := ARRAY(SELECT DISTINCT unnest(gids));
+    some_parts varchar[] := ARRAY(SELECT DISTINCT unnest(parts));
+    pairs text[] := ARRAY(SELECT g || ' ' || p FROM unnest(gids, parts) k(g, p));
+    live bigint[];
 BEGIN
-    IF the_local_part IS NULL THEN
-        DELETE FROM lookup_address WHERE gid = the_gid;
-        DELETE FROM lookup_alias WHERE gid = the_gid;
-        DELETE FROM lookup_sender WHERE gid = the_gid;
-        INSERT INTO lookup_address
-            SELECT * FROM vmm_lookup_account_rows WHERE gid = the_gid;
-        INSERT INTO lookup_address
-            SELECT * FROM vmm_lookup_other_rows WHERE gid = the_gid;
-        INSERT INTO lookup_alias
-            SELECT * FROM vmm_lookup_alias_rows WHERE gid = the_gid;
-        INSERT INTO lookup_sender
-            SELECT * FROM vmm_lookup_sender_rows WHERE gid = the_gid;
+    IF 'address' = ANY (tables) THEN
+        DELETE FROM lookup_address c
+         WHERE c.gid = ANY (some_gids)
+           AND c.local_part = ANY (some_parts::varchar[] COLLATE "C")
+           AND c.gid || ' ' || c.local_part = ANY (pairs);
+    END IF;
+    IF 'alias' = ANY (tables) THEN
+        DELETE FROM lookup_alias c
+         WHERE c.gid = ANY (some_gids)
+           AND c.local_part = ANY (some_parts::varchar[] COLLATE "C")
+           AND c.gid || ' ' || c.local_part = ANY (pairs);
+    END IF;
+    IF 'sender' = ANY (tables) THEN
+        DELETE FROM lookup_sender c
+         WHERE c.gid = ANY (some_gids)
+           AND c.local_part = ANY (some_parts::varchar[] COLLATE "C")
+           AND c.gid || ' ' || c.local_part = ANY (pairs);
+    END IF;
+    live := ARRAY(SELECT g FROM unnest(some_gids) g
+                   WHERE EXISTS (SELECT 1 FROM domain_name n
+                                  WHERE n.gid = g));
+    IF cardinality(live) = 0 THEN
         RETURN;
     END IF;
-    DELETE FROM lookup_address
-     WHERE gid = the_gid AND local_part = the_local_part COLLATE "C";
-    DELETE FROM lookup_alias
-     WHERE gid = the_gid AND local_part = the_local_part COLLATE "C";
-    PERFORM vmm_refresh_sender(the_gid, the_local_part);
-    INSERT INTO lookup_address
-        SELECT * FROM vmm_lookup_account_rows
-         WHERE gid = the_gid AND local_part = the_local_part;
-    INSERT INTO lookup_address
-        SELECT * FROM vmm_lookup_other_rows
-         WHERE gid = the_gid AND local_part = the_local_part;
-    INSERT INTO lookup_alias
-        SELECT * FROM vmm_lookup_alias_rows
-         WHERE gid = the_gid AND local_part = the_local_part;
-END;
-$$;
-
--- Recompute the sender-login rows of one address (an account's, else an
--- alias's) under every name of its domain.
-CREATE FUNCTION vmm_refresh_sender(the_gid bigint, the_local_part varchar)
-    RETURNS void
-LANGUAGE plpgsql
-SET search_path = public, pg_temp
-SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
-BEGIN
-    DELETE FROM lookup_sender
-     WHERE gid = the_gid AND local_part = the_local_part COLLATE "C";
-    INSERT INTO lookup_sender
-        SELECT * FROM vmm_lookup_sender_rows
-         WHERE gid = the_gid AND local_part = the_local_part;
-END;
-$$;
-
--- What a changed row touches: one address, one alias, or a whole domain.
-CREATE FUNCTION vmm_lookup_trigger() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = public, pg_temp
-SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
-BEGIN
-    IF TG_OP = 'INSERT' AND TG_TABLE_NAME = 'users' THEN
-        -- The common case (useradd, import, batch): a new account has no
-        -- cached rows yet (vmm refuses an address that is an alias or a
-        -- relocated user already), so only add its own — every statement
-        -- here is planned afresh in each vmm process.
+    IF 'address' = ANY (tables) THEN
         INSERT INTO lookup_address
-            SELECT * FROM vmm_lookup_account_rows
-             WHERE gid = NEW.gid AND local_part = NEW.local_part;
-        IF EXISTS (SELECT 1 FROM catchall WHERE gid = NEW.gid) THEN
-            INSERT INTO lookup_alias
-                SELECT * FROM vmm_lookup_alias_rows
-                 WHERE gid = NEW.gid AND local_part = NEW.local_part;
-        END IF;
-        INSERT INTO lookup_sender
-            SELECT * FROM vmm_lookup_login_rows
-             WHERE gid = NEW.gid AND local_part = NEW.local_part;
-        IF NEW.tid IS NOT NULL THEN
-            PERFORM vmm_refresh_lookup(NEW.gid, '');
-        END IF;
-        RETURN NULL;
+            SELECT * FROM vmm_lookup_account_rows v
+             WHERE v.gid = ANY (live) AND v.local_part = ANY (some_parts)
+               AND v.gid || ' ' || v.local_part = ANY (pairs);
+        INSERT INTO lookup_address
+            SELECT * FROM vmm_lookup_other_rows v
+             WHERE v.gid = ANY (live) AND v.local_part = ANY (some_parts)
+               AND v.gid || ' ' || v.local_part = ANY (pairs);
     END IF;
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM vmm_lookup_touch(TG_TABLE_NAME, to_jsonb(OLD));
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM vmm_lookup_touch(TG_TABLE_NAME, to_jsonb(NEW));
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-CREATE FUNCTION vmm_lookup_touch(tab name, rec jsonb) RETURNS void
-LANGUAGE plpgsql
-SET search_path = public, pg_temp
-SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
-DECLARE
-    the_gid bigint := (rec ->> 'gid')::bigint;
-BEGIN
-    CASE tab
-    WHEN 'users' THEN
-        PERFORM vmm_refresh_lookup(the_gid, rec ->> 'local_part');
-        IF rec ->> 'tid' IS NOT NULL THEN
-            -- The domain's row says whether accounts have own transports.
-            PERFORM vmm_refresh_lookup(the_gid, '');
-        END IF;
-    WHEN 'relocated' THEN
-        PERFORM vmm_refresh_lookup(the_gid, rec ->> 'address');
-    WHEN 'catchall' THEN
-        -- The first or last catch-all destination adds or removes the
-        -- identity rows of the whole domain.
-        DELETE FROM lookup_alias
-         WHERE gid = the_gid AND (local_part = '' OR is_identity);
+    IF 'alias' = ANY (tables) THEN
         INSERT INTO lookup_alias
-            SELECT * FROM vmm_lookup_alias_rows
-             WHERE gid = the_gid AND (local_part = '' OR is_identity);
-    WHEN 'domain_name', 'domain_data' THEN
-        PERFORM vmm_refresh_lookup(the_gid, NULL);
-    WHEN 'relay_domain' THEN
-        DELETE FROM lookup_address
-         WHERE address = '@' || (rec ->> 'domainname') AND gid IS NULL;
-        INSERT INTO lookup_address
-            SELECT * FROM vmm_lookup_other_rows
-             WHERE domainname = rec ->> 'domainname' AND gid IS NULL;
-    END CASE;
+            SELECT * FROM vmm_lookup_alias_rows v
+             WHERE v.gid = ANY (live) AND v.local_part = ANY (some_parts)
+               AND v.gid || ' ' || v.local_part = ANY (pairs);
+    END IF;
+    IF 'sender' = ANY (tables) THEN
+        INSERT INTO lookup_sender
+            SELECT * FROM vmm_lookup_sender_rows v
+             WHERE v.gid = ANY (live) AND v.local_part = ANY (some_parts)
+               AND v.gid || ' ' || v.local_part = ANY (pairs);
+    END IF;
 END;
 $$;
 
-CREATE TRIGGER users_lookup AFTER INSERT OR UPDATE OR DELETE ON users
-    FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
-CREATE TRIGGER relocated_lookup AFTER INSERT OR UPDATE OR DELETE
-    ON relocated FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
--- An alias has one row per destination, and aliasadd writes them all in
--- one statement: refresh each changed alias once per statement, not once
--- per row (which made an alias of N destinations cost N * N).
-CREATE FUNCTION vmm_refresh_alias(the_gid bigint, the_address varchar)
+-- The domain's own rows of lookup_address (transport, own_transports).
+CREATE FUNCTION vmm_refresh_lookup_domain_rows(gids bigint[])
+    RETURNS void
+LANGUAGE sql
+SET search_path = public, pg_temp AS $$
+    SELECT vmm_refresh_lookup_keys(
+        gids, array_fill(''::varchar, ARRAY[cardinality(gids)]),
+        '{address}')
+     WHERE cardinality(gids) > 0;
+$$;
+
+-- Everything under the names (gids[i], names[i]) of their domains, and
+-- the sender rows of those domains' accounts, which list every name.  A
+-- name of a domain with many aliases has as many sender rows, grouped in
+-- memory.
+CREATE FUNCTION vmm_refresh_lookup_names(gids bigint[], names varchar[])
     RETURNS void
 LANGUAGE plpgsql
-SET search_path = public, pg_temp
+SET search_path = public, pg_temp SET plan_cache_mode = force_custom_plan
+SET work_mem = '64MB'
 SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
+DECLARE
+    some_gids bigint[] := ARRAY(SELECT DISTINCT unnest(gids));
+    some_names varchar[] := ARRAY(SELECT DISTINCT unnest(names));
+    pairs text[] := ARRAY(SELECT g || ' ' || d FROM unnest(gids, names) k(g, d));
+    account_gids bigint[];
+    account_parts varchar[];
 BEGIN
-    DELETE FROM lookup_alias
-     WHERE gid = the_gid AND local_part = the_address COLLATE "C";
+    DELETE FROM lookup_address c
+     WHERE c.gid = ANY (some_gids)
+       AND c.domainname = ANY (some_names::varchar[] COLLATE "C")
+       AND c.gid || ' ' || c.domainname = ANY (pairs);
+    DELETE FROM lookup_alias c
+     WHERE c.gid = ANY (some_gids)
+       AND c.domainname = ANY (some_names::varchar[] COLLATE "C")
+       AND c.gid || ' ' || c.domainname = ANY (pairs);
+    DELETE FROM lookup_sender c
+     WHERE c.gid = ANY (some_gids)
+       AND c.domainname = ANY (some_names::varchar[] COLLATE "C")
+       AND c.gid || ' ' || c.domainname = ANY (pairs);
+    INSERT INTO lookup_address
+        SELECT * FROM vmm_lookup_account_rows v
+         WHERE v.gid = ANY (some_gids) AND v.domainname = ANY (some_names)
+           AND v.gid || ' ' || v.domainname = ANY (pairs);
+    INSERT INTO lookup_address
+        SELECT * FROM vmm_lookup_other_rows v
+         WHERE v.gid = ANY (some_gids) AND v.domainname = ANY (some_names)
+           AND v.gid || ' ' || v.domainname = ANY (pairs);
     INSERT INTO lookup_alias
-        SELECT * FROM vmm_lookup_alias_rows
-         WHERE gid = the_gid AND local_part = the_address;
-    PERFORM vmm_refresh_sender(the_gid, the_address);
+        SELECT * FROM vmm_lookup_alias_rows v
+         WHERE v.gid = ANY (some_gids) AND v.domainname = ANY (some_names)
+           AND v.gid || ' ' || v.domainname = ANY (pairs);
+    INSERT INTO lookup_sender
+        SELECT * FROM vmm_lookup_sender_rows v
+         WHERE v.gid = ANY (some_gids) AND v.domainname = ANY (some_names)
+           AND v.gid || ' ' || v.domainname = ANY (pairs);
+    SELECT array_agg(u.gid), array_agg(u.local_part)
+      INTO account_gids, account_parts
+      FROM users u WHERE u.gid = ANY (some_gids);
+    IF account_gids IS NOT NULL THEN
+        PERFORM vmm_refresh_lookup_keys(account_gids, account_parts,
+                                        '{sender}');
+    END IF;
 END;
 $$;
 
-CREATE FUNCTION vmm_alias_lookup_trigger() RETURNS trigger
+-- Accounts: a single new one (useradd, a batch line) has no cached rows
+-- yet (vmm refuses an address that is an alias or a relocated user
+-- already), so only its own are added, in as few statements as possible,
+-- each planned once per process.  A changed one is recomputed in the tables its
+-- changed columns show in: the password, mailbox, quota, services and
+-- transport only in lookup_address, its name and note nowhere, anything
+-- else (its address) everywhere.  Whether any account of a domain has a
+-- transport of its own is in the domain's row.
+CREATE FUNCTION vmm_users_lookup_trigger() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
 DECLARE
-    changed record;
+    address_or_nowhere constant text[] := '{passwd,mid,qid,ssid,tid,name,note}';
+    gids bigint[];
+    parts varchar[];
+    shown_gids bigint[];
+    shown_parts varchar[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        FOR changed IN SELECT DISTINCT gid, address FROM new_alias LOOP
-            PERFORM vmm_refresh_alias(changed.gid, changed.address);
-        END LOOP;
+        SELECT array_agg(gid), array_agg(local_part) INTO gids, parts
+          FROM new_rows;
+        IF cardinality(gids) > 1 THEN
+            PERFORM vmm_refresh_lookup_keys(gids, parts);
+        ELSE
+            INSERT INTO lookup_address
+                SELECT * FROM vmm_lookup_account_rows
+                 WHERE gid = gids[1] AND local_part = parts[1];
+            IF EXISTS (SELECT 1 FROM catchall WHERE gid = gids[1]) THEN
+                INSERT INTO lookup_alias
+                    SELECT * FROM vmm_lookup_alias_rows
+                     WHERE gid = gids[1] AND local_part = parts[1];
+            END IF;
+            INSERT INTO lookup_sender
+                SELECT * FROM vmm_lookup_login_rows
+                 WHERE gid = gids[1] AND local_part = parts[1];
+        END IF;
+        PERFORM vmm_refresh_lookup_domain_rows(ARRAY(
+            SELECT DISTINCT gid FROM new_rows WHERE tid IS NOT NULL));
     ELSIF TG_OP = 'DELETE' THEN
-        FOR changed IN SELECT DISTINCT gid, address FROM old_alias LOOP
-            PERFORM vmm_refresh_alias(changed.gid, changed.address);
-        END LOOP;
+        SELECT array_agg(gid), array_agg(local_part) INTO gids, parts
+          FROM old_rows;
+        PERFORM vmm_refresh_lookup_keys(gids, parts);
+        PERFORM vmm_refresh_lookup_domain_rows(ARRAY(
+            SELECT DISTINCT gid FROM old_rows WHERE tid IS NOT NULL));
     ELSE
-        FOR changed IN SELECT gid, address FROM old_alias
-                       UNION SELECT gid, address FROM new_alias LOOP
-            PERFORM vmm_refresh_alias(changed.gid, changed.address);
-        END LOOP;
+        -- Each changed row once: its old and new key where its address
+        -- changed, else its key where what lookup_address shows changed.
+        SELECT array_agg(c.old_gid) FILTER (WHERE c.moved AND c.old_gid > 0)
+                   || array_agg(c.new_gid) FILTER (WHERE c.moved
+                                                     AND c.new_gid > 0),
+               array_agg(c.old_part) FILTER (WHERE c.moved AND c.old_gid > 0)
+                   || array_agg(c.new_part) FILTER (WHERE c.moved
+                                                      AND c.new_gid > 0),
+               array_agg(c.new_gid) FILTER (WHERE c.shown AND NOT c.moved),
+               array_agg(c.new_part) FILTER (WHERE c.shown AND NOT c.moved)
+          INTO gids, parts, shown_gids, shown_parts
+          FROM (SELECT o.gid AS old_gid, o.local_part AS old_part,
+                       n.gid AS new_gid, n.local_part AS new_part,
+                       to_jsonb(n) - address_or_nowhere
+                           IS DISTINCT FROM to_jsonb(o) - address_or_nowhere
+                           AS moved,
+                       (n.passwd, n.mid, n.qid, n.ssid, n.tid)
+                           IS DISTINCT FROM (o.passwd, o.mid, o.qid, o.ssid,
+                                             o.tid) AS shown
+                  FROM old_rows o FULL JOIN new_rows n ON n.uid = o.uid
+                OFFSET 0) c;  -- each row's comparison once, not per use
+        IF gids IS NOT NULL THEN
+            PERFORM vmm_refresh_lookup_keys(gids, parts);
+        END IF;
+        IF shown_gids IS NOT NULL THEN
+            PERFORM vmm_refresh_lookup_keys(shown_gids, shown_parts,
+                                            '{address}');
+        END IF;
+        PERFORM vmm_refresh_lookup_domain_rows(ARRAY(
+            SELECT o.gid FROM old_rows o LEFT JOIN new_rows n
+                ON n.uid = o.uid AND n.gid = o.gid
+             WHERE o.tid IS NOT NULL AND (n.uid IS NULL OR n.tid IS NULL)
+            UNION
+            SELECT n.gid FROM new_rows n LEFT JOIN old_rows o
+                ON o.uid = n.uid AND o.gid = n.gid
+             WHERE n.tid IS NOT NULL AND (o.uid IS NULL OR o.tid IS NULL)));
     END IF;
     RETURN NULL;
 END;
 $$;
 
-CREATE TRIGGER alias_lookup_insert AFTER INSERT ON alias
-    REFERENCING NEW TABLE AS new_alias
-    FOR EACH STATEMENT EXECUTE FUNCTION vmm_alias_lookup_trigger();
-CREATE TRIGGER alias_lookup_update AFTER UPDATE ON alias
-    REFERENCING OLD TABLE AS old_alias NEW TABLE AS new_alias
-    FOR EACH STATEMENT EXECUTE FUNCTION vmm_alias_lookup_trigger();
-CREATE TRIGGER alias_lookup_delete AFTER DELETE ON alias
-    REFERENCING OLD TABLE AS old_alias
-    FOR EACH STATEMENT EXECUTE FUNCTION vmm_alias_lookup_trigger();
-CREATE TRIGGER catchall_lookup AFTER INSERT OR UPDATE OR DELETE ON catchall
-    FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
-CREATE TRIGGER domain_name_lookup AFTER INSERT OR UPDATE OR DELETE
-    ON domain_name FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
-CREATE TRIGGER domain_data_lookup AFTER UPDATE ON domain_data
-    FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
+-- Aliases (one row per destination) and relocated users: their addresses
+-- in the tables they show in.
+CREATE FUNCTION vmm_address_lookup_trigger() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
+DECLARE
+    gids bigint[];
+    parts varchar[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(gid), array_agg(address) INTO gids, parts
+          FROM (SELECT DISTINCT gid, address FROM new_rows) k;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(gid), array_agg(address) INTO gids, parts
+          FROM (SELECT DISTINCT gid, address FROM old_rows) k;
+    ELSE
+        SELECT array_agg(gid), array_agg(address) INTO gids, parts
+          FROM (SELECT gid, address FROM old_rows
+                UNION SELECT gid, address FROM new_rows) k;
+    END IF;
+    IF gids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'alias' THEN
+        PERFORM vmm_refresh_lookup_keys(gids, parts, '{alias,sender}');
+    ELSE
+        PERFORM vmm_refresh_lookup_keys(gids, parts, '{address}');
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- Catch-all destinations: the domain's catch-all rows, and where a domain
+-- got its first destination or lost its last one, the identity rows of
+-- all its accounts.
+CREATE FUNCTION vmm_catchall_lookup_trigger() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
+DECLARE
+    gids bigint[];
+    flipped bigint[];
+    account_gids bigint[];
+    account_parts varchar[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        gids := ARRAY(SELECT DISTINCT gid FROM new_rows);
+        -- had none before: all it has now is new
+        flipped := ARRAY(
+            SELECT g FROM unnest(gids) g
+             WHERE NOT EXISTS (SELECT 1 FROM catchall c
+                                WHERE c.gid = g AND (c.gid, c.destination)
+                                      NOT IN (SELECT gid, destination
+                                                FROM new_rows)));
+    ELSIF TG_OP = 'DELETE' THEN
+        gids := ARRAY(SELECT DISTINCT gid FROM old_rows);
+        flipped := ARRAY(SELECT g FROM unnest(gids) g
+                          WHERE NOT EXISTS (SELECT 1 FROM catchall c
+                                             WHERE c.gid = g));
+    ELSE
+        gids := ARRAY(SELECT gid FROM old_rows UNION SELECT gid FROM new_rows);
+        flipped := gids;
+    END IF;
+    PERFORM vmm_refresh_lookup_keys(
+        gids, array_fill(''::varchar, ARRAY[cardinality(gids)]), '{alias}');
+    SELECT array_agg(u.gid), array_agg(u.local_part)
+      INTO account_gids, account_parts
+      FROM users u WHERE u.gid = ANY (flipped);
+    IF account_gids IS NOT NULL THEN
+        PERFORM vmm_refresh_lookup_keys(account_gids, account_parts,
+                                        '{alias}');
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- Domain names (domainadd, alias domains added, deleted or switched to
+-- another domain, domaindelete): everything under each name.
+CREATE FUNCTION vmm_domain_name_lookup_trigger() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
+DECLARE
+    gids bigint[];
+    names varchar[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(gid), array_agg(domainname) INTO gids, names
+          FROM new_rows;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(gid), array_agg(domainname) INTO gids, names
+          FROM old_rows;
+    ELSE
+        SELECT array_agg(gid), array_agg(domainname) INTO gids, names
+          FROM (SELECT gid, domainname FROM old_rows
+                UNION SELECT gid, domainname FROM new_rows) k;
+    END IF;
+    IF gids IS NOT NULL THEN
+        PERFORM vmm_refresh_lookup_names(gids, names);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- A domain's defaults (quota, services, transport) and directory show in
+-- lookup_address only: in the domain's own rows and in those of its
+-- accounts that inherit the changed default.  Its note and limits show
+-- nowhere.
+CREATE FUNCTION vmm_domain_data_lookup_trigger() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
+DECLARE
+    gids bigint[];
+    parts varchar[];
+BEGIN
+    SELECT array_agg(u.gid), array_agg(u.local_part) INTO gids, parts
+      FROM old_rows o JOIN new_rows n ON n.gid = o.gid
+      JOIN users u ON u.gid = n.gid
+     WHERE n.domaindir <> o.domaindir
+        OR n.qid <> o.qid AND u.qid IS NULL
+        OR n.ssid <> o.ssid AND u.ssid IS NULL
+        OR n.tid <> o.tid AND u.tid IS NULL;
+    IF gids IS NOT NULL THEN
+        PERFORM vmm_refresh_lookup_keys(gids, parts, '{address}');
+    END IF;
+    PERFORM vmm_refresh_lookup_domain_rows(ARRAY(
+        SELECT n.gid FROM old_rows o JOIN new_rows n ON n.gid = o.gid
+         WHERE n.tid <> o.tid));
+    RETURN NULL;
+END;
+$$;
+
+-- Relay domains: one row each, changed one at a time.
+CREATE FUNCTION vmm_relay_lookup_trigger() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = public, pg_temp AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        DELETE FROM lookup_address
+         WHERE address = '@' || OLD.domainname AND gid IS NULL;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        DELETE FROM lookup_address
+         WHERE address = '@' || NEW.domainname AND gid IS NULL;
+        INSERT INTO lookup_address
+            SELECT * FROM vmm_lookup_other_rows
+             WHERE domainname = NEW.domainname AND gid IS NULL;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- Transition tables need one trigger per kind of statement.
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES
+            ('users', 'vmm_users_lookup_trigger'),
+            ('alias', 'vmm_address_lookup_trigger'),
+            ('relocated', 'vmm_address_lookup_trigger'),
+            ('catchall', 'vmm_catchall_lookup_trigger'),
+            ('domain_name', 'vmm_domain_name_lookup_trigger')) v(tab, fn)
+    LOOP
+        EXECUTE format('CREATE TRIGGER %1$s_lookup_insert AFTER INSERT ON '
+                       '%1$I REFERENCING NEW TABLE AS new_rows FOR EACH '
+                       'STATEMENT EXECUTE FUNCTION %2$I()', t.tab, t.fn);
+        EXECUTE format('CREATE TRIGGER %1$s_lookup_update AFTER UPDATE ON '
+                       '%1$I REFERENCING OLD TABLE AS old_rows NEW TABLE AS '
+                       'new_rows FOR EACH STATEMENT EXECUTE FUNCTION %2$I()',
+                       t.tab, t.fn);
+        EXECUTE format('CREATE TRIGGER %1$s_lookup_delete AFTER DELETE ON '
+                       '%1$I REFERENCING OLD TABLE AS old_rows FOR EACH '
+                       'STATEMENT EXECUTE FUNCTION %2$I()', t.tab, t.fn);
+    END LOOP;
+END;
+$$;
+CREATE TRIGGER domain_data_lookup_update AFTER UPDATE ON domain_data
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION vmm_domain_data_lookup_trigger();
 CREATE TRIGGER relay_domain_lookup AFTER INSERT OR UPDATE OR DELETE
-    ON relay_domain FOR EACH ROW EXECUTE FUNCTION vmm_lookup_trigger();
+    ON relay_domain FOR EACH ROW EXECUTE FUNCTION vmm_relay_lookup_trigger();
 
 -- Fill the cache from scratch.
 CREATE FUNCTION vmm_rebuild_lookup_cache() RETURNS void

@@ -234,7 +234,7 @@ def bench_latency(pg, env, base):
             value = statistics.median(times)
         else:
             value = median_wall(argv, env)
-        report('latency', name, value * 1000, 'ms', floor * 1000, 1.5)
+        report('latency', name, value * 1000, 'ms', floor * 1000, 1.3)
 
 
 def bench_throughput(env):
@@ -298,7 +298,7 @@ def bench_lookups(pg, seconds, rounds):
             floors.append((before + after) / 2)
             ratios.append(tps[-1] / floors[-1])
         report('lookups', function, statistics.median(tps), 'tps',
-               statistics.median(floors), 0.8,
+               statistics.median(floors), 0.85,
                ratio=statistics.median(ratios))
     seq = plans(pg, 'mailsys')
     print('  sequential scans in lookup plans: %s' % (', '.join(seq)
@@ -372,6 +372,111 @@ def bench_aliasadd_many(env):
            time.perf_counter() - start, 's', one)
 
 
+def bench_cache_sets(pg, env):
+    """Changes of whole sets against the lookup cache: a name added to and
+    removed from a domain of 100,000 aliases, and a domain of 20,000
+    accounts (half with services of their own) changed and deleted."""
+    print('\n8. The lookup cache kept by sets: big domains', flush=True)
+    subprocess.run([VMM, 'da', 'aliases.example'], env=env, check=True)
+    gid = pg.execute("SELECT gid FROM domain_name WHERE domainname = "
+                     "'aliases.example'", dbname='mailsys')[0][0]
+    subprocess.run([VMM, 'ua', 'u1@aliases.example', '-p', 'x'], env=env,
+                   check=True)
+    # Every alias points into the domain: the new name's loop check has
+    # all of them to follow.
+    start = time.perf_counter()
+    pg.execute("INSERT INTO alias (gid, address, destination) "
+               "SELECT %s, 'big' || a, 'u1@aliases.example' "
+               "FROM generate_series(1, 100000) a", (gid,),
+               dbname='mailsys')
+    report('cache', '100,000 aliases in one INSERT (s)',
+           time.perf_counter() - start, 's')
+    pg.execute('ANALYZE', dbname='mailsys')
+    for name, argv in (
+            ('aliasdomainadd, 100,000-alias domain (s)',
+             [VMM, 'ada', 'big-alias.example', 'aliases.example']),
+            ('aliasdomainswitch away from it (s)',
+             [VMM, 'ads', 'big-alias.example', 'd1.example']),
+            ('aliasdomainswitch back to it (s)',
+             [VMM, 'ads', 'big-alias.example', 'aliases.example']),
+            ('aliasdomaindelete, 100,000-alias domain (s)',
+             [VMM, 'add', 'big-alias.example'])):
+        report('cache', name, median_wall(argv, env, runs=1), 's',
+               goal=0.5)
+    subprocess.run([VMM, 'da', 'accounts.example'], env=env, check=True)
+    subprocess.run([VMM, 'ada', 'accounts-alias.example',
+                    'accounts.example'], env=env, check=True)
+    gid = pg.execute("SELECT gid FROM domain_name WHERE domainname = "
+                     "'accounts.example'", dbname='mailsys')[0][0]
+    start = time.perf_counter()
+    pg.execute("INSERT INTO users (local_part, passwd, gid, ssid) "
+               "SELECT 'x' || u, '{PLAIN}secret', %s, "
+               "CASE WHEN u %% 2 = 0 THEN 2 END "
+               "FROM generate_series(1, 20000) u", (gid,), dbname='mailsys')
+    report('cache', '20,000 accounts in one INSERT (s)',
+           time.perf_counter() - start, 's')
+    pg.execute('ANALYZE', dbname='mailsys')
+    for name, argv in (
+            ('domainservices --force, 20,000 accounts (s)',
+             [VMM, 'ds', 'accounts.example', '-d', 'pop3', '--force']),
+            ('domainquota --force, 20,000 accounts (s)',
+             [VMM, 'dq', 'accounts.example', '1G', '--force']),
+            ('domaintransport --force, 20,000 accounts (s)',
+             [VMM, 'dt', 'accounts.example', 'smtp:[other]', '--force']),
+            ('domaindelete --force, 20,000 accounts (s)',
+             [VMM, 'dd', 'accounts.example', '--force'])):
+        report('cache', name, median_wall(argv, env, runs=1), 's', goal=1)
+
+
+# A SHA512-CRYPT hash of 'secret', as an export carries it.
+IMPORT_HASH = ('{SHA512-CRYPT}$6$AkiSVIN7TjnQiUZF$jBQ2IYPOpYO/yMAM'
+               'wHy9wy3vsCaeaiTV68.J5VHdJCJ0TxIO1w8R/o55KzrKPDPZvZBTHJaIzmp4Whb8SoJVl/')
+
+
+def _import_document(path, gid, count, base):
+    """One domain with *count* accounts, written as export writes it."""
+    with open(path, 'w') as handle:
+        handle.write('{"format": "vmm-export", "version": 1, "domains": '
+                     '[{"name": "import%d.example", "gid": %d, '
+                     '"directory": "%s/import/%d", "accounts": [\n'
+                     % (gid, gid, base, gid))
+        for n in range(count):
+            handle.write('%s{"local_part": "u%d", "uid": %d, '
+                         '"password": "%s", "name": null, "note": null, '
+                         '"transport": null, "quota": null, '
+                         '"services": null, "mailbox": {"format": '
+                         '"maildir", "directory": "Maildir"}}\n'
+                         % (',' if n else '', n, gid * 100000 + n,
+                            IMPORT_HASH))
+        handle.write(']}], "relay_domains": []}\n')
+
+
+def bench_import(env, base):
+    """import of 10,000 and of 100,000 accounts with their hashes, homes
+    and mailboxes included: peak memory side by side, and the rate."""
+    print('\n9. import with password hashes: 10,000 and 100,000 accounts',
+          flush=True)
+    os.makedirs(os.path.join(base, 'import'), mode=0o711)
+    rss = {}
+    for count, gid in ((10000, 7001), (100000, 7002)):
+        path = os.path.join(WORK, 'import-%d.json' % count)
+        _import_document(path, gid, count, base)
+        # The checks and the database alone, then with the homes and
+        # their mailboxes (about 20 directories each by default).
+        wall, _rss = peak_rss([VMM, 'import', '--dry-run', path], env)
+        report('import-rate', 'import --dry-run, %d: accounts per second'
+               % count, count / wall, '/s', goal=5000)
+        wall, rss[count] = peak_rss([VMM, 'import', path], env)
+        report('import', 'import, %d accounts: seconds' % count, wall, 's')
+        report('import', 'import, %d accounts: peak RSS' % count,
+               rss[count], 'MiB')
+        report('import', 'import, %d: accounts per second' % count,
+               count / wall, '/s')
+        os.unlink(path)
+    report('import-memory', 'import peak RSS, 100,000 / 10,000 accounts',
+           rss[100000] / rss[10000], 'x', goal=1.2)
+
+
 def bench_batch(pg, env, base):
     """10,000 useradd lines in one batch against as many separate
     invocations, with a fast password scheme, on fresh domains."""
@@ -433,7 +538,13 @@ def main():
     try:
         for role in ('postfix', 'dovecot'):
             pg.execute('CREATE ROLE %s LOGIN' % role)
-        env = dict(os.environ)
+        # A Postfix configuration with the defaults, as on a mail server:
+        # vmm asks postconf for alias limits (without main.cf, postconf
+        # fails after a second's pause).
+        env = dict(os.environ, MAIL_CONFIG=os.path.join(WORK, 'postfix'))
+        os.makedirs(env['MAIL_CONFIG'])
+        for name in ('main.cf', 'master.cf'):
+            open(os.path.join(env['MAIL_CONFIG'], name), 'w').close()
         for dbname, domains in (('mailsys', 1000), ('small', 100)):
             pg.execute('CREATE DATABASE %s' % dbname)
             env['VMM_CONFIG'] = config_file(pg, dbname, base)
@@ -456,26 +567,47 @@ def main():
         env['VMM_CONFIG'] = os.path.join(WORK, 'vmm.cfg.mailsys')
         print('vmm benchmarks, %s, %s, %d cores' % (
             time.strftime('%Y-%m-%d'), os.uname().machine, os.cpu_count()))
-        bench_latency(pg, env, base)
-        bench_lookups(pg, seconds, rounds)
-        bench_listing(pg, env, small_env)
-        bench_loop_check(pg, env)
-        bench_aliasadd_many(env)
-        bench_throughput(env)
-        bench_batch(pg, env, base)
+        sections = [
+            ('latency', lambda: bench_latency(pg, env, base)),
+            ('lookups', lambda: bench_lookups(pg, seconds, rounds)),
+            ('listing', lambda: bench_listing(pg, env, small_env)),
+            ('loops', lambda: bench_loop_check(pg, env)),
+            ('aliasadd', lambda: bench_aliasadd_many(env)),
+            ('throughput', lambda: bench_throughput(env)),
+            ('batch', lambda: bench_batch(pg, env, base)),
+            ('cache', lambda: bench_cache_sets(pg, env)),
+            ('import', lambda: bench_import(env, base)),
+        ]
+        # BENCH_ONLY=cache,import runs those sections alone.
+        only = os.environ.get('BENCH_ONLY')
+        for name, section in sections:
+            if not only or name in only.split(','):
+                section()
     finally:
         pg.stop()
         shutil.rmtree(WORK, ignore_errors=True)
-    print('\nGoals: latency ratio <= 1.5, lookup ratio >= 0.8, no seq scans, '
-          'listing memory flat between 10,000 and 100,000 accounts, batch '
-          '>= 20x separate processes with flat memory.')
-    failed = [r for r in rows if r[6] is not None and r[5] is not None and
-              ((r[0] == 'latency' and r[5] > r[6]) or
-               (r[0] in ('lookups', 'batch') and r[5] < r[6]))]
-    for row in failed:
-        print('  goal missed: %s (ratio %.2f, goal %.2f)' % (row[1], row[5],
-                                                             row[6]))
-
+    print('\nGoals: latency ratio <= 1.3, lookup ratio >= 0.85, no seq '
+          'scans, listing and import memory flat between 10,000 and '
+          '100,000 accounts (within 1.2x), import >= 5,000 accounts/s, '
+          'batch >= 20x separate processes, big-domain changes within '
+          'their seconds.')
+    for group, name, value, _unit, _floor, ratio, goal in rows:
+        if goal is None:
+            continue
+        if group in ('cache', 'import-memory'):
+            missed = value > goal
+        elif group in ('import-rate',):
+            missed = value < goal
+        elif ratio is None:
+            continue
+        elif group == 'latency':
+            missed = ratio > goal
+        else:
+            missed = ratio < goal
+        if missed:
+            print('  goal missed: %s (%.2f, goal %.2f)'
+                  % (name, value if ratio is None or group.startswith(
+                      ('cache', 'import')) else ratio, goal))
 
 if __name__ == '__main__':
     main()

@@ -117,3 +117,87 @@ def test_rebuild_gives_the_same_cache(vmm, db):
     assert all(before)
     db.query('SELECT vmm_rebuild_lookup_cache()')
     assert [db.query(query) for query in queries] == before
+
+
+def _domain_lines(domain, accounts):
+    """A domain with accounts of their own settings and inheriting ones,
+    aliases, relocated users and a catch-all, as batch lines."""
+    lines = ['da %s' % domain]
+    for n in range(accounts):
+        lines.append('ua u%d@%s -p x' % (n, domain))
+    lines += ['ut u0@%s smtp:[own]' % domain, 'uq u1@%s 7M' % domain,
+              'us u2@%s -d imap' % domain,
+              'aa team@%s u0@%s u1@%s' % ((domain,) * 3),
+              'aa fwd@%s %%n@elsewhere.example' % domain,
+              'ra gone@%s new@elsewhere.example' % domain,
+              'caa %s u3@%s' % (domain, domain)]
+    return lines
+
+
+# Whole sets at once: every account, alias or name of a domain in one
+# statement, which the triggers handle together.
+SET_SCRIPT = [
+    ('ada', 'alias-one.test', 'one.test'),
+    ('ada', 'alias-two.test', 'two.test'),
+    ('ads', 'alias-one.test', 'two.test'),
+    ('ads', 'alias-one.test', 'one.test'),
+    ('dq', 'one.test', '9M', '--force'),
+    ('ds', 'one.test', '-d', 'pop3', '--force'),
+    ('dt', 'one.test', 'smtp:[new-default]', '--force'),
+    ('dt', 'two.test', 'smtp:[two-default]'),
+    ('ds', 'two.test', '-d', 'smtp'),
+    ('do', 'two.test', '-n', 'a note'),
+    ('caa', 'two.test', 'u4@two.test', 'u5@two.test'),
+    ('cad', 'two.test', 'u3@two.test'),
+    ('cad', 'two.test'),
+    ('add', 'alias-two.test'),
+    ('dd', 'one.test', '--force'),
+]
+
+
+def test_changes_of_whole_sets_keep_the_cache_right(vmm, db):
+    lines = _domain_lines('one.test', 8) + _domain_lines('two.test', 8)
+    result = vmm('batch', '-', input='\n'.join(lines) + '\n')
+    assert result.code == 0, result.err
+    assert differences(db) == 0
+    for args in SET_SCRIPT:
+        result = vmm(*args)
+        assert result.code == 0, (args, result.err)
+        assert differences(db) == 0, args
+    assert db.scalar("SELECT count(*) FROM lookup_address "
+                     "WHERE domainname = 'two.test'") > 8
+    assert db.scalar("SELECT count(*) FROM lookup_address "
+                     "WHERE domainname = 'one.test'") == 0
+
+
+# Statements vmm does not make itself, on many rows at once: each path of
+# the triggers, whatever the order of the changes within a statement.
+SQL_SCRIPT = [
+    "UPDATE users SET passwd = '{PLAIN}y', name = 'n'",
+    "UPDATE users SET note = 'only a note'",
+    "UPDATE users SET tid = NULL",
+    "UPDATE users SET tid = (SELECT tid FROM transport LIMIT 1) "
+    "WHERE local_part IN ('u1', 'u2')",
+    "UPDATE users SET local_part = local_part || 'x' "
+    "WHERE local_part IN ('u1', 'u5')",
+    "UPDATE alias SET address = 'team2' WHERE address = 'team'",
+    "UPDATE relocated SET destination = 'other@elsewhere.example'",
+    "DELETE FROM catchall",
+    "INSERT INTO catchall (gid, destination) "
+    "SELECT gid, 'u0@one.test' FROM domain_data",
+    "UPDATE domain_name SET gid = (SELECT gid FROM domain_name "
+    "WHERE domainname = 'two.test') WHERE NOT is_primary",
+    "DELETE FROM alias WHERE address = 'fwd'",
+    "DELETE FROM users WHERE local_part IN ('u0', 'u6')",
+    "DELETE FROM relocated",
+]
+
+
+def test_statements_on_many_rows_keep_the_cache_right(vmm, db):
+    lines = _domain_lines('one.test', 8) + _domain_lines('two.test', 8) + [
+        'ada alias-one.test one.test', 'ada alias-two.test two.test']
+    result = vmm('batch', '-', input='\n'.join(lines) + '\n')
+    assert result.code == 0, result.err
+    for sql in SQL_SCRIPT:
+        db.query(sql)
+        assert differences(db) == 0, sql

@@ -18,6 +18,7 @@ otherwise; a recorded removal is finished.  Nothing that a domain or an
 account owns is ever removed.
 """
 
+import array
 import contextlib
 import fcntl
 import os
@@ -74,10 +75,13 @@ class Staging:
         self._run_fd = None
         self._run_name = None
         self._exclusive_held = False
-        # (path relative to the run directory, target path or None for a
-        # home inside a staged domain directory), oldest first
+        # (path relative to the run directory, target path), oldest first;
+        # a home inside a staged domain directory is that domain's entry
+        # alone, its UID the next of the entry's _homes: an import of a
+        # large domain keeps a few bytes per home
         self._builds = []
         self._domains = {}       # target of a staged domain -> its entry
+        self._homes = {}         # entry of a staged domain -> array of UIDs
         self._removals = []      # (token, path) of this transaction
 
     # -- the staging area and this run's directory -----------------------
@@ -176,6 +180,7 @@ class Staging:
             self._root_fd = None
         self._builds.clear()
         self._domains.clear()
+        self._homes.clear()
         self._removals.clear()
 
     # -- before the commit -------------------------------------------------
@@ -208,21 +213,22 @@ class Staging:
         self.jail.make_home(self._staged(entry), 0, gid, mode)
         self._builds.append((entry, path))
         self._domains[path] = entry
+        self._homes[entry] = array.array('Q')
         step()
 
     def build_home(self, home, uid, gid, mode, fill):
         """Prepare the home *home* (*uid*:*gid*, *mode*); ``fill(path)``
         makes the mailbox in the prepared directory *path*."""
         domain_directory = os.path.dirname(home)
-        if domain_directory in self._domains:
-            relative = os.path.join(self._domains[domain_directory], str(uid))
-            target = None
+        entry = self._domains.get(domain_directory)
+        if entry is not None:
+            relative = os.path.join(entry, str(uid))
         else:
             if not os.path.isdir(domain_directory):
                 raise VMMError(_("The domain directory '%s' does not exist")
                                % domain_directory, NO_SUCH_DIRECTORY)
             self._check_target(home)
-            relative, target = 'h%d-%d' % (uid, gid), home
+            relative = 'h%d-%d' % (uid, gid)
         staged = self._staged(relative)
         self.jail.make_home(staged, uid, gid, mode)
         try:
@@ -230,7 +236,11 @@ class Staging:
         except BaseException:
             remove_tree_at(self._run_fd, relative)
             raise
-        self._builds.append((relative, target))
+        if entry is not None:
+            self._builds.append(entry)
+            self._homes[entry].append(uid)
+        else:
+            self._builds.append((relative, home))
         step()
 
     def remove(self, cur, path):
@@ -250,9 +260,15 @@ class Staging:
     def undo(self, mark):
         """Forget the work since *mark* (a savepoint was rolled back)."""
         builds, removals = mark
-        for relative, target in reversed(self._builds[builds:]):
+        for build in reversed(self._builds[builds:]):
+            if isinstance(build, str):
+                uid = self._homes[build].pop()
+                remove_tree_at(self._run_fd, os.path.join(build, str(uid)))
+                continue
+            relative, target = build
             remove_tree_at(self._run_fd, relative)
-            self._domains.pop(target, None)
+            if self._domains.pop(target, None) is not None:
+                del self._homes[relative]
         del self._builds[builds:]
         del self._removals[removals:]
 
@@ -283,9 +299,9 @@ class Staging:
             return warnings
         with self._exclusive():
             synced = set()
-            for relative, target in self._builds:
-                if target is not None:
-                    self._place(relative, target, warnings, synced)
+            for build in self._builds:
+                if not isinstance(build, str):
+                    self._place(*build, warnings, synced)
             try:
                 for directory in sorted(synced):
                     self.jail.fsync_directory(directory)

@@ -81,7 +81,23 @@ def _lines(source):
             yield number, text.strip(), argv
 
 
+def _line_count(path, out):
+    """The number of lines of the batch file, for the progress line: only
+    for a file (standard input cannot be read twice) and only when it is
+    shown; counting is a quick read of bytes."""
+    from vmm.cli.progress import enabled
+    if path == '-' or not enabled(out):
+        return None
+    try:
+        with open(path, 'rb') as source:
+            return sum(block.count(b'\n') for block in
+                       iter(lambda: source.read(1 << 20), b''))
+    except OSError:
+        return None
+
+
 def do_batch(args):
+    from vmm.cli.progress import progress
     from vmm.handler import Handler
     out = args.out
     source = _stdin() if args.file == '-' else _open(args.file)
@@ -91,7 +107,9 @@ def do_batch(args):
     first_failure = None
     try:
         with common.transaction(handler, out):
-            for number, text, argv in _lines(source):
+            lines = progress(source, _line_count(args.file, out),
+                             _('batch'), out)
+            for number, text, argv in _lines(lines):
                 try:
                     if isinstance(argv, VMMError):
                         raise argv

@@ -37,9 +37,12 @@ def _exported(args, counts):
 
 @common.with_handler(report=_exported)
 def do_export(args, handler):
+    from vmm.cli.progress import reporter
     from vmm.exchange import export
+    to_file = args.output not in (None, '-')
     with export.output_file(args.output) as write:
-        return export.export(handler, write, args.domains)
+        return export.export(handler, write, args.domains,
+                             reporter(args.out) if to_file else None)
 
 
 def _imported(args, counts):
@@ -55,8 +58,9 @@ def _imported(args, counts):
 
 @common.with_handler(report=_imported)
 def do_import(args, handler):
+    from vmm.cli.progress import reporter
     from vmm.exchange.importing import import_file
-    return import_file(handler, args.file, args.dry_run)
+    return import_file(handler, args.file, args.dry_run, reporter(args.out))
 
 
 def _format_time(moment):

@@ -27,6 +27,14 @@ def _dump(value):
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _wipe_progress():
+    """A progress line (vmm.cli.progress) leaves the terminal before text
+    is printed; nothing to do in runs that never showed one."""
+    progress = sys.modules.get('vmm.cli.progress')
+    if progress is not None:
+        progress.wipe()
+
+
 class Output:
     """The printer of one run (a batch's lines share it): text, or with
     *json* one JSON document whose members are written as they come."""
@@ -58,12 +66,14 @@ class Output:
         if self.json:
             print(_dump({'error': message, 'code': code}), file=sys.stderr)
         else:
+            _wipe_progress()
             print(_('Error: %s') % message, file=sys.stderr)
 
     def warning(self, message):
         if self.json:
             print(_dump({'warning': message}), file=sys.stderr)
         else:
+            _wipe_progress()
             print(_('Warning: %s') % message, file=sys.stderr)
 
     def warnings(self, handler):
@@ -77,6 +87,7 @@ class Output:
             if text:
                 self._messages.append(text)
         else:
+            _wipe_progress()
             print(text)
 
     def field(self, key, value):

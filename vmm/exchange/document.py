@@ -146,8 +146,23 @@ class _Plan:
                               '%(other)s'))
         self.directories = _Unique(_("the directory '%(value)s' is also "
                                      'used in %(other)s'))
-        self.uids = _Unique(_('the UID %(value)s is also used in '
-                              '%(other)s'))
+
+
+# A domain's arrays of records: checked and written as they are read.
+RECORDS = ('accounts', 'aliases', 'relocated')
+
+
+class Counted:
+    """An array of records the outline of a document only counted."""
+
+    def __init__(self, length):
+        self.length = length
+
+
+def _count(value, where):
+    if isinstance(value, Counted):
+        return value.length
+    return len(_array(value, where))
 
 
 class _Record:
@@ -195,7 +210,8 @@ def _check_mailbox(handler, value, where):
     return fmt, directory
 
 
-def _check_account(handler, value, where, plan):
+def check_account(handler, value, where):
+    """One record of a domain's accounts."""
     from vmm import password as pw
     from vmm.models.values import MAX_NAME_LENGTH
     _object(value, where, ('local_part', 'uid', 'password'),
@@ -203,7 +219,6 @@ def _check_account(handler, value, where, plan):
     localpart = _localpart_value(value['local_part'],
                                  _key(where, 'local_part'))
     uid = _integer(value['uid'], _key(where, 'uid'), 1, MAX_ID)
-    plan.uids.add(uid, _key(where, 'uid'))
     password = _string(value['password'], _key(where, 'password'))
     with at(_key(where, 'password')):
         password = pw.check_hash(password)
@@ -288,52 +303,10 @@ def _check_domain(handler, value, where, plan, expansion_limit):
         _array(value.get('catchall', []), _key(where, 'catchall')),
         _key(where, 'catchall'), expansion_limit)
 
-    localparts = _Unique(_("the address '%(value)s' is also in %(other)s"))
-    at = _key(where, 'accounts')
-    accounts = []
-    for index, item in enumerate(_array(value.get('accounts', []), at)):
-        account = _check_account(handler, item, '%s[%d]' % (at, index),
-                                 plan)
-        localparts.add('%s@%s' % (account.localpart, name),
-                       _key(account.where, 'local_part'))
-        accounts.append(account)
-
-    at = _key(where, 'aliases')
-    aliases = []
-    for index, item in enumerate(_array(value.get('aliases', []), at)):
-        item_at = '%s[%d]' % (at, index)
-        _object(item, item_at, ('local_part', 'destinations'))
-        localpart = _localpart_value(item['local_part'],
-                                     _key(item_at, 'local_part'))
-        localparts.add('%s@%s' % (localpart, name),
-                       _key(item_at, 'local_part'))
-        dest_at = _key(item_at, 'destinations')
-        destinations = _check_destinations(
-            _array(item['destinations'], dest_at), dest_at, expansion_limit)
-        if not destinations:
-            raise InvalidImport(dest_at, _('an alias needs at least one '
-                                           'destination'))
-        aliases.append((localpart, destinations))
-
-    at = _key(where, 'relocated')
-    relocated = []
-    for index, item in enumerate(_array(value.get('relocated', []), at)):
-        item_at = '%s[%d]' % (at, index)
-        _object(item, item_at, ('local_part', 'destination'))
-        localpart = _localpart_value(item['local_part'],
-                                     _key(item_at, 'local_part'))
-        localparts.add('%s@%s' % (localpart, name),
-                       _key(item_at, 'local_part'))
-        destination = _destination_value(
-            item['destination'], _key(item_at, 'destination'), False)
-        if destination == '%s@%s' % (localpart, name):
-            raise InvalidImport(_key(item_at, 'destination'),
-                                _('the new address is the relocated '
-                                  'address itself'))
-        relocated.append((localpart, destination))
-
-    used = {'accounts': len(accounts),
-            'aliases': len(aliases) + (1 if catchall else 0),
+    counts = {key: _count(value.get(key, []), _key(where, key))
+              for key in RECORDS}
+    used = {'accounts': counts['accounts'],
+            'aliases': counts['aliases'] + (1 if catchall else 0),
             'alias_domains': len(alias_names)}
     for key, limit in zip(('accounts', 'aliases', 'alias_domains'),
                           limits):
@@ -345,8 +318,38 @@ def _check_domain(handler, value, where, plan, expansion_limit):
     return _Record(where=where, name=name, gid=gid, directory=directory,
                    transport=transport, quota=quota, services=services,
                    limits=limits, note=note, alias_names=alias_names,
-                   catchall=catchall, accounts=accounts, aliases=aliases,
-                   relocated=relocated)
+                   catchall=catchall, counts=counts,
+                   expansion_limit=expansion_limit)
+
+
+def check_alias(value, where, domain):
+    """One record of a domain's aliases: (local part, destinations)."""
+    _object(value, where, ('local_part', 'destinations'))
+    localpart = _localpart_value(value['local_part'],
+                                 _key(where, 'local_part'))
+    dest_at = _key(where, 'destinations')
+    destinations = _check_destinations(
+        _array(value['destinations'], dest_at), dest_at,
+        domain.expansion_limit)
+    if not destinations:
+        raise InvalidImport(dest_at, _('an alias needs at least one '
+                                       'destination'))
+    return localpart, destinations
+
+
+def check_relocated(value, where, domain):
+    """One record of a domain's relocated users: (local part, new
+    address)."""
+    _object(value, where, ('local_part', 'destination'))
+    localpart = _localpart_value(value['local_part'],
+                                 _key(where, 'local_part'))
+    destination = _destination_value(
+        value['destination'], _key(where, 'destination'), False)
+    if destination == '%s@%s' % (localpart, domain.name):
+        raise InvalidImport(_key(where, 'destination'),
+                            _('the new address is the relocated '
+                              'address itself'))
+    return localpart, destination
 
 
 def _check_relay(handler, value, where, plan):
@@ -370,7 +373,8 @@ def _check_relay(handler, value, where, plan):
 
 
 def check_document(handler, document):
-    """Check every value of the document; the plan to write."""
+    """Check the outline of the document (its records only counted, see
+    :mod:`.importing`); the plan to write."""
     from vmm.handler import postconf_int
     # What it is before what is missing: {"bad": 1} is not a vmm export.
     if isinstance(document, dict) and document.get('format') != FORMAT:
@@ -414,7 +418,8 @@ def _refuse_nested_directories(plan):
 
 
 def check_against_database(cur, plan):
-    """Refuse (73) what exists already: names, GIDs, directories, UIDs."""
+    """Refuse (73) what exists already: names, GIDs, directories (the
+    accounts' UIDs are checked as they are written)."""
     from vmm.models.domain import refuse_taken
     from vmm.models.values import display_domain
     names = list(plan.names.seen)
@@ -426,7 +431,6 @@ def check_against_database(cur, plan):
         if name in taken:
             with at(plan.names.seen[name]):
                 refuse_taken(cur, name)
-    from vmm.models.values import EmailAddress
     owner = 'domain_data d JOIN domain_name n ON n.gid = d.gid AND ' \
         'n.is_primary'
     _refuse_existing_keys(
@@ -450,11 +454,6 @@ def check_against_database(cur, plan):
             "the domain '%(owner)s', lie one inside the other")
             % {'path': path, 'directory': directory,
                'owner': display_domain(name)})
-    _refuse_existing_keys(
-        cur, "SELECT u.uid, u.local_part || '@' || n.domainname FROM users u "
-        'JOIN domain_name n ON n.gid = u.gid AND n.is_primary '
-        'WHERE u.uid = ANY(%s)', plan.uids.seen, EmailAddress.display,
-        _("the UID %(key)d is already the UID of the account '%(owner)s'"))
 
 
 def _refuse_existing_keys(cur, sql, seen, show, message):

@@ -142,10 +142,12 @@ def chosen_names(cur, names):
     return list(dict.fromkeys(primaries)), list(dict.fromkeys(relays))
 
 
-def export(handler, write, names=None):
+def export(handler, write, names=None, progress=None):
     """Write the document through *write(text)*; return the counts.
 
-    *names*: the primary and relay domains to export (None: all)."""
+    *names*: the primary and relay domains to export (None: all);
+    *progress(iterable, total, label)* passes the accounts through, and
+    may show how far the export is."""
     conn = handler.conn
     cur = handler.cur
     if not getattr(handler, 'batch', False):
@@ -164,8 +166,10 @@ def export(handler, write, names=None):
 
     write('{\n  "format": %s,\n  "version": %d,\n  "domains": ['
           % (dump(FORMAT), VERSION))
-    accounts = _Rows(stream(conn, 'vmm_export_accounts', _ACCOUNTS_SQL,
-                             params))
+    accounts = stream(conn, 'vmm_export_accounts', _ACCOUNTS_SQL, params)
+    if progress is not None:
+        accounts = progress(accounts, None, _('export'))
+    accounts = _Rows(accounts)
     aliases = _Rows(stream(conn, 'vmm_export_aliases', _ALIASES_SQL,
                             params))
     relocated = _Rows(stream(conn, 'vmm_export_relocated', _RELOCATED_SQL,

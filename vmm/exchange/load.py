@@ -1,11 +1,19 @@
-"""Writing a checked JSON document: domains, accounts, aliases, relocated
-users and relay domains in bulk, and their directories staged."""
+"""Writing a JSON document as it is read: each domain, then its records
+in chunks, checked and written together, and their directories staged;
+relay domains in the end."""
 
 import os
 
 from vmm.errors import VMMError
-from vmm.exchange import COUNT_KEYS, at, located
-from vmm.exchange.document import check_against_database, check_document
+from vmm.exchange import COUNT_KEYS, InvalidImport, at, located
+from vmm.exchange.document import (
+    RECORDS,
+    check_account,
+    check_against_database,
+    check_alias,
+    check_document,
+    check_relocated,
+)
 from vmm.i18n import _, ngettext
 
 
@@ -64,63 +72,30 @@ def _advance_sequence(cur, sequence, table, column):
                 'THEN 1 ELSE 0 END' % (column, table, sequence), (sequence,))
 
 
-def import_json(handler, document, dry_run):
-    from psycopg2.extras import execute_values
-
+def import_json(handler, reader, dry_run, progress):
+    """*reader()* reads the document from its start."""
+    from vmm.exchange import importing
     from vmm.models import loops
-    plan = check_document(handler, document)
+    plan = check_document(handler, importing.outline(reader()))
     cur = handler.cur
     _lock_names(cur)
     check_against_database(cur, plan)
-    ids = _Ids(cur)
-    counts = dict.fromkeys(COUNT_KEYS, 0)
-    for domain in plan.domains:
-        gid = domain.gid
-        cur.execute(
-            'INSERT INTO domain_data (gid, qid, ssid, tid, domaindir, note, '
-            'max_accounts, max_aliases, max_alias_domains) '
-            'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)',
-            (gid, ids.quota(domain.quota), ids.services(domain.services),
-             ids.transport(domain.transport), domain.directory,
-             domain.note) + domain.limits)
-        execute_values(cur, 'INSERT INTO domain_name (domainname, gid, '
-                       'is_primary) VALUES %s',
-                       [(domain.name, gid, True)] +
-                       [(name, gid, False) for name in domain.alias_names])
-        execute_values(cur, 'INSERT INTO users (local_part, passwd, name, '
-                       'uid, gid, mid, qid, ssid, tid, note) VALUES %s',
-                       ((a.localpart, a.password, a.name, a.uid, gid,
-                         ids.mailbox(*a.mailbox), ids.quota(a.quota),
-                         ids.services(a.services), ids.transport(a.transport),
-                         a.note) for a in domain.accounts), page_size=1000)
-        execute_values(cur, 'INSERT INTO alias (gid, address, destination) '
-                       'VALUES %s', ((gid, localpart, destination)
-                                     for localpart, destinations in
-                                     domain.aliases
-                                     for destination in destinations),
-                       page_size=1000)
-        execute_values(cur, 'INSERT INTO catchall (gid, destination) '
-                       'VALUES %s', [(gid, d) for d in domain.catchall])
-        execute_values(cur, 'INSERT INTO relocated (gid, address, '
-                       'destination) VALUES %s',
-                       [(gid, localpart, destination)
-                        for localpart, destination in domain.relocated],
-                       page_size=1000)
-        counts['domains'] += 1
-        counts['alias_domains'] += len(domain.alias_names)
-        counts['accounts'] += len(domain.accounts)
-        counts['aliases'] += len(domain.aliases)
-        counts['catchall'] += len(domain.catchall)
-        counts['relocated'] += len(domain.relocated)
-        handler.log(_('domain %(domain)s imported (accounts: '
-                      '%(accounts)d, aliases: %(aliases)d, relocated users: '
-                      '%(relocated)d, alias domains: %(alias_domains)d)')
-                    % {'domain': domain.name,
-                       'accounts': len(domain.accounts),
-                       'aliases': len(domain.aliases),
-                       'relocated': len(domain.relocated),
-                       'alias_domains': len(domain.alias_names)},
-                    domain.name, *domain.alias_names)
+    writer = _Writer(handler, plan, reader, dry_run)
+    total = sum(len(plan.domains) + sum(d.counts.values())
+                for d in plan.domains)
+    domain = kind = None
+    for event in progress(importing.records(reader(), plan), total,
+                          _('import')):
+        if event[0] is not domain or event[1] != kind:
+            writer.flush()
+        if event[0] is not domain:
+            domain = event[0]
+            writer.begin_domain(domain)
+        kind = event[1]
+        if kind is not None:
+            writer.add(*event)
+    writer.flush()
+    ids, counts = writer.ids, writer.counts
     for relay in plan.relays:
         cur.execute('INSERT INTO relay_domain (domainname, tid, note) '
                     'VALUES (%s, %s, %s)',
@@ -131,15 +106,218 @@ def import_json(handler, document, dry_run):
         counts['relay_domains'] += 1
         handler.log(_('relay domain %s imported') % relay.name, relay.name)
     for domain in plan.domains:
-        if domain.aliases or domain.catchall or domain.alias_names:
+        if domain.counts['aliases'] or domain.catchall or domain.alias_names:
             with at(domain.where):
                 handler.check_alias_loops(_loop_starts(
                     cur, loops.starts_for_domain(cur, domain.gid)))
     if not dry_run:
         _advance_sequence(cur, 'domain_gid', 'domain_data', 'gid')
         _advance_sequence(cur, 'users_uid', 'users', 'uid')
-        _stage_directories(handler, plan)
+        if writer.missing:
+            handler.after_commit(lambda: _make_mailboxes(handler,
+                                                         writer.missing))
     return counts
+
+
+def execute_values(cur, sql, rows):
+    from psycopg2.extras import execute_values
+    execute_values(cur, sql, rows, page_size=CHUNK)
+
+
+# Records checked and written at a time.
+CHUNK = 1000
+
+
+class _Writer:
+    """Writes a domain and then its records, a chunk of one kind at a
+    time; each chunk is checked against what is written already, which
+    holds the document's earlier records: no set of them is kept."""
+
+    def __init__(self, handler, plan, reader, dry_run):
+        self.handler, self.plan, self.dry_run = handler, plan, dry_run
+        self._reader = reader
+        self.cur = handler.cur
+        self.ids = _Ids(self.cur)
+        self.counts = dict.fromkeys(COUNT_KEYS, 0)
+        self.missing = []
+        self._gids = {domain.gid for domain in plan.domains}
+        self._domain = None
+        self._kind = None
+        self._chunk = []
+
+    def begin_domain(self, domain):
+        cur, ids = self.cur, self.ids
+        self._domain = domain
+        cur.execute(
+            'INSERT INTO domain_data (gid, qid, ssid, tid, domaindir, note, '
+            'max_accounts, max_aliases, max_alias_domains) '
+            'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)',
+            (domain.gid, ids.quota(domain.quota),
+             ids.services(domain.services), ids.transport(domain.transport),
+             domain.directory, domain.note) + domain.limits)
+        execute_values(cur, 'INSERT INTO domain_name (domainname, gid, '
+                       'is_primary) VALUES %s',
+                       [(domain.name, domain.gid, True)] +
+                       [(name, domain.gid, False)
+                        for name in domain.alias_names])
+        execute_values(cur, 'INSERT INTO catchall (gid, destination) '
+                       'VALUES %s', [(domain.gid, d) for d in domain.catchall])
+        if not self.dry_run and not os.path.lexists(domain.directory):
+            with located(domain.where):
+                self.handler.staging.build_domain(
+                    domain.directory, domain.gid,
+                    self.handler.config['domain.directory_mode'])
+        counts = self.counts
+        counts['domains'] += 1
+        counts['alias_domains'] += len(domain.alias_names)
+        counts['catchall'] += len(domain.catchall)
+        for kind in RECORDS:
+            counts[kind] += domain.counts[kind]
+        self.handler.log(
+            _('domain %(domain)s imported (accounts: %(accounts)d, aliases: '
+              '%(aliases)d, relocated users: %(relocated)d, alias domains: '
+              '%(alias_domains)d)')
+            % {'domain': domain.name, 'accounts': domain.counts['accounts'],
+               'aliases': domain.counts['aliases'],
+               'relocated': domain.counts['relocated'],
+               'alias_domains': len(domain.alias_names)},
+            domain.name, *domain.alias_names)
+
+    def add(self, domain, kind, value, where):
+        if kind == 'accounts':
+            record = check_account(self.handler, value, where)
+            localpart = record.localpart
+        elif kind == 'aliases':
+            localpart, destinations = check_alias(value, where, domain)
+            record = (where, localpart, destinations)
+        else:
+            localpart, destination = check_relocated(value, where, domain)
+            record = (where, localpart, destination)
+        self._kind = kind
+        self._chunk.append((where, localpart, record))
+        if len(self._chunk) >= CHUNK:
+            self.flush()
+
+    def flush(self):
+        chunk, self._chunk = self._chunk, []
+        if not chunk:
+            return
+        self._refuse_taken_localparts(chunk)
+        if self._kind == 'accounts':
+            self._write_accounts([record for _w, _l, record in chunk])
+        elif self._kind == 'aliases':
+            execute_values(self.cur, 'INSERT INTO alias (gid, address, '
+                           'destination) VALUES %s',
+                           [(self._domain.gid, localpart, destination)
+                            for _w, localpart, (_w2, _l, destinations)
+                            in chunk for destination in destinations])
+        else:
+            execute_values(self.cur, 'INSERT INTO relocated (gid, address, '
+                           'destination) VALUES %s',
+                           [(self._domain.gid, localpart, record[2])
+                            for _w, localpart, record in chunk])
+
+    def _first(self, found):
+        from vmm.exchange.importing import first_record
+        return first_record(self._reader(), self.plan, found)
+
+    def _refuse_taken_localparts(self, chunk):
+        """An address once per domain: the chunk's, and against the
+        domain's records written before."""
+        domain = self._domain
+        message = _("the address '%(value)s' is also in %(other)s")
+        seen = {}
+        for where, localpart, _record in chunk:
+            if localpart in seen:
+                raise InvalidImport(_key(where), message % {
+                    'value': '%s@%s' % (localpart, domain.name),
+                    'other': _key(seen[localpart])})
+            seen[localpart] = where
+        self.cur.execute(
+            'SELECT local_part FROM users WHERE gid = %(g)s AND local_part '
+            '= ANY(%(l)s) UNION ALL SELECT address FROM alias WHERE gid = '
+            '%(g)s AND address = ANY(%(l)s) UNION ALL SELECT address FROM '
+            'relocated WHERE gid = %(g)s AND address = ANY(%(l)s) LIMIT 1',
+            {'g': domain.gid, 'l': list(seen)})
+        row = self.cur.fetchone()
+        if row is None:
+            return
+        other = self._first(lambda d, kind, value: d is domain and _same(
+            value, row[0]))
+        raise InvalidImport(_key(seen[row[0]]), message % {
+            'value': '%s@%s' % (row[0], domain.name), 'other': _key(other)})
+
+    def _refuse_taken_uids(self, accounts):
+        message = _('the UID %(value)s is also used in %(other)s')
+        seen = {}
+        for account in accounts:
+            if account.uid in seen:
+                raise InvalidImport(_key(account.where, 'uid'), message % {
+                    'value': account.uid,
+                    'other': _key(seen[account.uid], 'uid')})
+            seen[account.uid] = account.where
+        self.cur.execute(
+            "SELECT u.uid, u.gid, u.local_part || '@' || n.domainname "
+            'FROM users u JOIN domain_name n ON n.gid = u.gid AND '
+            'n.is_primary WHERE u.uid = ANY(%s) LIMIT 1', (list(seen),))
+        row = self.cur.fetchone()
+        if row is None:
+            return
+        uid, gid, owner = row
+        where = _key(seen[uid], 'uid')
+        if gid in self._gids:
+            other = self._first(lambda d, kind, value: kind == 'accounts'
+                                and value.get('uid') == uid)
+            raise InvalidImport(where, message % {
+                'value': uid, 'other': _key(other, 'uid')})
+        from vmm.models.values import EmailAddress
+        raise InvalidImport(where, _("the UID %(key)d is already the UID of "
+                                     "the account '%(owner)s'")
+                            % {'key': uid,
+                               'owner': EmailAddress.display(owner)})
+
+    def _write_accounts(self, accounts):
+        self._refuse_taken_uids(accounts)
+        ids, gid = self.ids, self._domain.gid
+        execute_values(self.cur, 'INSERT INTO users (local_part, passwd, '
+                       'name, uid, gid, mid, qid, ssid, tid, note) VALUES %s',
+                       [(a.localpart, a.password, a.name, a.uid, gid,
+                         ids.mailbox(*a.mailbox), ids.quota(a.quota),
+                         ids.services(a.services), ids.transport(a.transport),
+                         a.note) for a in accounts])
+        if not self.dry_run:
+            self._stage_homes(accounts)
+
+    def _stage_homes(self, accounts):
+        """Prepare what is missing of the homes, as useradd does (in place
+        once the import has committed); what exists is left alone, so that
+        a mail tree copied along keeps working.  An existing home without
+        its mailbox gets one after the commit, as far as that works."""
+        domain = self._domain
+        for account in accounts:
+            home = '%s/%d' % (domain.directory, account.uid)
+            fmt, root = account.mailbox
+            address = '%s@%s' % (account.localpart, domain.name)
+            with located(account.where):
+                if not os.path.lexists(home):
+                    self.handler.stage_home(home, account.uid, domain.gid,
+                                            fmt, root, address)
+                elif not os.path.lexists(os.path.join(home, root)):
+                    self.missing.append((home, account.uid, domain.gid, fmt,
+                                         root, address))
+
+
+def _key(where, key='local_part'):
+    return '%s.%s' % (where, key)
+
+
+def _same(value, localpart):
+    """Whether the record *value* (checked before) has *localpart*."""
+    from vmm.models.values import check_localpart
+    try:
+        return check_localpart(value['local_part']) == localpart
+    except (VMMError, KeyError, TypeError):
+        return False
 
 
 _FINAL_ALIASES_SQL = """
@@ -179,34 +357,6 @@ def _loop_starts(cur, starts):
     cur.execute(_FINAL_ALIASES_SQL, (list(starts),))
     final = {row[0] for row in cur.fetchall()}
     return [start for start in starts if start not in final]
-
-
-def _stage_directories(handler, plan):
-    """Prepare what is missing of the domain directories and homes, as
-    domainadd and useradd do (in place once the import has committed);
-    what exists is left alone, so that a mail tree copied along keeps
-    working.  An existing home without its mailbox gets one after the
-    commit, as far as that works."""
-    cfg = handler.config
-    missing = []
-    for domain in plan.domains:
-        with located(domain.where):
-            if not os.path.lexists(domain.directory):
-                handler.staging.build_domain(domain.directory, domain.gid,
-                                             cfg['domain.directory_mode'])
-        for account in domain.accounts:
-            home = '%s/%d' % (domain.directory, account.uid)
-            fmt, root = account.mailbox
-            address = '%s@%s' % (account.localpart, domain.name)
-            with located(account.where):
-                if not os.path.lexists(home):
-                    handler.stage_home(home, account.uid, domain.gid, fmt,
-                                       root, address)
-                elif not os.path.lexists(os.path.join(home, root)):
-                    missing.append((home, account.uid, domain.gid, fmt, root,
-                                    address))
-    if missing:
-        handler.after_commit(lambda: _make_mailboxes(handler, missing))
 
 
 def _make_mailboxes(handler, missing):

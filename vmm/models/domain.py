@@ -274,11 +274,15 @@ class Domain:
             'ssid', shared.services_id(self._cur, services), force)
 
     def delete(self):
-        """Remove the domain with everything in it (the caller checked)."""
+        """Remove the domain with everything in it (the caller checked).
+
+        Its names go first: their trigger drops all the domain's cached
+        lookup rows in one statement per table, and the triggers of the
+        rows after them find nothing left to recompute."""
         cur = self._cur
         params = (self.gid,)
-        for table in ('alias', 'relocated', 'catchall', 'users',
-                      'domain_name', 'domain_data'):
+        for table in ('domain_name', 'alias', 'relocated', 'catchall',
+                      'users', 'domain_data'):
             cur.execute('DELETE FROM %s WHERE gid = %%s' % table, params)
 
 
