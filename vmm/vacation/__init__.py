@@ -77,7 +77,6 @@ from vmm.vacation.home import (
     TEMP_PREFIX,
     Home,
     Plan,
-    os_error,
     saved_name,
     symlink_temp,
     temp_name,
@@ -121,50 +120,43 @@ def _prepare_on(handler, account, settings):
     names; rename them after the commit.  Returns the Previous kept."""
     home = Home(handler, account)
     plan = Plan(handler, home)
-    try:
-        try:
-            sieve_fd = home.open_sieve(create=True)
-            home.sweep()
-            state = home.active()
-            if state[0] == 'ours':
-                previous = home.our_previous() or Previous('none')
-                if previous.kind == 'file' and \
-                        not home.script_exists(previous.value):
-                    previous = Previous('none')
-            elif state[0] == 'link':
-                previous = Previous('link', state[1])
-            elif state[0] == 'file':
-                name = saved_name(sieve_fd)
-                # A second name for the same file: owner, mode, contents
-                # and inode stay what they were.
-                os.link(ACTIVE, name + '.sieve', src_dir_fd=home.fd,
-                        dst_dir_fd=sieve_fd, follow_symlinks=False)
-                plan.temps.append((sieve_fd, name + '.sieve'))
-                previous = Previous('file', name)
-            else:
+    with plan.preparing():
+        sieve_fd = home.open_sieve(create=True)
+        home.sweep()
+        state = home.active()
+        if state[0] == 'ours':
+            previous = home.our_previous() or Previous('none')
+            if previous.kind == 'file' and \
+                    not home.script_exists(previous.value):
                 previous = Previous('none')
-            script = make_script(settings, account.all_addresses(), previous,
-                                 account.unicode)
-            temp = write_temp(sieve_fd, script.encode('utf-8'), home.uid,
-                               home.gid)
-            plan.temps.append((sieve_fd, temp))
-            # The script first (and its stale binary away), then the link
-            # that makes it the active one.
-            plan.rename(sieve_fd, temp, sieve_fd, SCRIPT_FILE)
-            plan.unlink(sieve_fd, BINARY_FILE)
-            if state[0] != 'ours':
-                link = symlink_temp(home.fd, '%s/%s' % (SIEVE_DIR,
-                                                         SCRIPT_FILE),
-                                     home.uid, home.gid)
-                plan.temps.append((home.fd, link))
-                plan.rename(home.fd, link, home.fd, ACTIVE)
-            plan.unlink(home.fd, ACTIVE_BINARY)
-        except OSError as err:
-            raise os_error(home, err) from None
-    except BaseException:
-        plan.rollback()
-        raise
-    plan.register()
+        elif state[0] == 'link':
+            previous = Previous('link', state[1])
+        elif state[0] == 'file':
+            name = saved_name(sieve_fd)
+            # A second name for the same file: owner, mode, contents
+            # and inode stay what they were.
+            os.link(ACTIVE, name + '.sieve', src_dir_fd=home.fd,
+                    dst_dir_fd=sieve_fd, follow_symlinks=False)
+            plan.temps.append((sieve_fd, name + '.sieve'))
+            previous = Previous('file', name)
+        else:
+            previous = Previous('none')
+        script = make_script(settings, account.all_addresses(), previous,
+                             account.unicode)
+        temp = write_temp(sieve_fd, script.encode('utf-8'), home.uid,
+                           home.gid)
+        plan.temps.append((sieve_fd, temp))
+        # The script first (and its stale binary away), then the link
+        # that makes it the active one.
+        plan.rename(sieve_fd, temp, sieve_fd, SCRIPT_FILE)
+        plan.unlink(sieve_fd, BINARY_FILE)
+        if state[0] != 'ours':
+            link = symlink_temp(home.fd, '%s/%s' % (SIEVE_DIR,
+                                                     SCRIPT_FILE),
+                                 home.uid, home.gid)
+            plan.temps.append((home.fd, link))
+            plan.rename(home.fd, link, home.fd, ACTIVE)
+        plan.unlink(home.fd, ACTIVE_BINARY)
     return previous
 
 
@@ -181,49 +173,42 @@ def _prepare_off(handler, account):
     plan = Plan(handler, home)
     warnings = []
     restored = None
-    try:
-        try:
-            state = home.active()
-            sieve_fd = home.open_sieve()
-            home.sweep()
-            if state[0] == 'ours':
-                restored = home.our_previous() or Previous('none')
-                if restored.kind != 'none' and not home.script_exists(
-                        restored.name, regular=restored.kind == 'file'):
-                    warnings.append(
-                        _("The Sieve script '%(name)s' that was active "
-                          "before the vacation no longer exists; '%(path)s' "
-                          'is removed') % {'name': restored.name,
-                                           'path': home.where(ACTIVE)})
-                    restored = Previous('none')
-                if restored.kind == 'link':
-                    link = symlink_temp(home.fd, restored.value, home.uid,
-                                         home.gid)
-                    plan.temps.append((home.fd, link))
-                    plan.rename(home.fd, link, home.fd, ACTIVE)
-                elif restored.kind == 'file':
-                    temp = temp_name(ACTIVE + TEMP_PREFIX)
-                    os.link(restored.value + '.sieve', temp,
-                            src_dir_fd=sieve_fd, dst_dir_fd=home.fd,
-                            follow_symlinks=False)
-                    plan.temps.append((home.fd, temp))
-                    plan.rename(home.fd, temp, home.fd, ACTIVE)
-                else:
-                    plan.unlink(home.fd, ACTIVE)
-                # The vacation compiled: a file put back keeps its older
-                # mtime, so Pigeonhole would take this binary as current.
-                plan.unlink(home.fd, ACTIVE_BINARY)
-                if restored.kind == 'file':
-                    plan.unlink(sieve_fd, restored.value + '.sieve')
-            if sieve_fd is not None:
-                plan.unlink(sieve_fd, SCRIPT_FILE)
-                plan.unlink(sieve_fd, BINARY_FILE)
-        except OSError as err:
-            raise os_error(home, err) from None
-    except BaseException:
-        plan.rollback()
-        raise
-    plan.register()
+    with plan.preparing():
+        state = home.active()
+        sieve_fd = home.open_sieve()
+        home.sweep()
+        if state[0] == 'ours':
+            restored = home.our_previous() or Previous('none')
+            if restored.kind != 'none' and not home.script_exists(
+                    restored.name, regular=restored.kind == 'file'):
+                warnings.append(
+                    _("The Sieve script '%(name)s' that was active "
+                      "before the vacation no longer exists; '%(path)s' "
+                      'is removed') % {'name': restored.name,
+                                       'path': home.where(ACTIVE)})
+                restored = Previous('none')
+            if restored.kind == 'link':
+                link = symlink_temp(home.fd, restored.value, home.uid,
+                                     home.gid)
+                plan.temps.append((home.fd, link))
+                plan.rename(home.fd, link, home.fd, ACTIVE)
+            elif restored.kind == 'file':
+                temp = temp_name(ACTIVE + TEMP_PREFIX)
+                os.link(restored.value + '.sieve', temp,
+                        src_dir_fd=sieve_fd, dst_dir_fd=home.fd,
+                        follow_symlinks=False)
+                plan.temps.append((home.fd, temp))
+                plan.rename(home.fd, temp, home.fd, ACTIVE)
+            else:
+                plan.unlink(home.fd, ACTIVE)
+            # The vacation compiled: a file put back keeps its older
+            # mtime, so Pigeonhole would take this binary as current.
+            plan.unlink(home.fd, ACTIVE_BINARY)
+            if restored.kind == 'file':
+                plan.unlink(sieve_fd, restored.value + '.sieve')
+        if sieve_fd is not None:
+            plan.unlink(sieve_fd, SCRIPT_FILE)
+            plan.unlink(sieve_fd, BINARY_FILE)
     return restored, warnings
 
 

@@ -1,6 +1,7 @@
 """The Sieve files below an account's home, reached through directory
 descriptors, and the plan of changes made to them after the commit."""
 
+import contextlib
 import os
 import secrets
 import stat
@@ -223,6 +224,21 @@ class Plan:
 
     def unlink(self, dir_fd, name):
         self.steps.append(('unlink', dir_fd, name))
+
+    @contextlib.contextmanager
+    def preparing(self):
+        """Prepare the steps in the with-block: an OSError becomes the
+        error that names the home, any failure removes what was prepared,
+        and success hands the plan to the transaction."""
+        try:
+            try:
+                yield self
+            except OSError as err:
+                raise os_error(self.home, err) from None
+        except BaseException:
+            self.rollback()
+            raise
+        self.register()
 
     def register(self):
         self.handler.on_rollback(self.rollback)
