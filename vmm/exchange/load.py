@@ -15,6 +15,9 @@ from vmm.exchange.document import (
     check_relocated,
 )
 from vmm.i18n import _, ngettext
+from vmm.models.account import insert_accounts
+from vmm.models.alias import insert_aliases, insert_catchall, insert_relocated
+from vmm.models.domain import insert_domains, insert_names, insert_relay
 
 
 class _Ids:
@@ -97,12 +100,8 @@ def import_json(handler, reader, dry_run, progress):
     writer.flush()
     ids, counts = writer.ids, writer.counts
     for relay in plan.relays:
-        cur.execute('INSERT INTO relay_domain (domainname, tid, note) '
-                    'VALUES (%s, %s, %s)',
-                    (relay.name, ids.transport(relay.transport), relay.note))
-        execute_values(cur, 'INSERT INTO relay_recipient (domainname, '
-                       'local_part) VALUES %s',
-                       [(relay.name, r) for r in relay.recipients])
+        insert_relay(cur, relay.name, ids.transport(relay.transport),
+                     relay.note, relay.recipients)
         counts['relay_domains'] += 1
         handler.log(_('relay domain %s imported') % relay.name, relay.name)
     for domain in plan.domains:
@@ -117,11 +116,6 @@ def import_json(handler, reader, dry_run, progress):
             handler.after_commit(lambda: _make_mailboxes(handler,
                                                          writer.missing))
     return counts
-
-
-def execute_values(cur, sql, rows):
-    from psycopg2.extras import execute_values
-    execute_values(cur, sql, rows, page_size=CHUNK)
 
 
 # Records checked and written at a time.
@@ -148,20 +142,14 @@ class _Writer:
     def begin_domain(self, domain):
         cur, ids = self.cur, self.ids
         self._domain = domain
-        cur.execute(
-            'INSERT INTO domain_data (gid, qid, ssid, tid, domaindir, note, '
-            'max_accounts, max_aliases, max_alias_domains) '
-            'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)',
+        insert_domains(cur, [
             (domain.gid, ids.quota(domain.quota),
              ids.services(domain.services), ids.transport(domain.transport),
-             domain.directory, domain.note) + domain.limits)
-        execute_values(cur, 'INSERT INTO domain_name (domainname, gid, '
-                       'is_primary) VALUES %s',
-                       [(domain.name, domain.gid, True)] +
-                       [(name, domain.gid, False)
-                        for name in domain.alias_names])
-        execute_values(cur, 'INSERT INTO catchall (gid, destination) '
-                       'VALUES %s', [(domain.gid, d) for d in domain.catchall])
+             domain.directory, domain.note) + domain.limits])
+        insert_names(cur, [(domain.name, domain.gid, True)] +
+                     [(name, domain.gid, False)
+                      for name in domain.alias_names])
+        insert_catchall(cur, [(domain.gid, d) for d in domain.catchall])
         if not self.dry_run and not os.path.lexists(domain.directory):
             with located(domain.where):
                 self.handler.staging.build_domain(
@@ -206,16 +194,14 @@ class _Writer:
         if self._kind == 'accounts':
             self._write_accounts([record for _w, _l, record in chunk])
         elif self._kind == 'aliases':
-            execute_values(self.cur, 'INSERT INTO alias (gid, address, '
-                           'destination) VALUES %s',
-                           [(self._domain.gid, localpart, destination)
-                            for _w, localpart, (_w2, _l, destinations)
-                            in chunk for destination in destinations])
+            insert_aliases(self.cur, [
+                (self._domain.gid, localpart, destination)
+                for _w, localpart, (_w2, _l, destinations) in chunk
+                for destination in destinations])
         else:
-            execute_values(self.cur, 'INSERT INTO relocated (gid, address, '
-                           'destination) VALUES %s',
-                           [(self._domain.gid, localpart, record[2])
-                            for _w, localpart, record in chunk])
+            insert_relocated(self.cur, [
+                (self._domain.gid, localpart, record[2])
+                for _w, localpart, record in chunk])
 
     def _first(self, found):
         from vmm.exchange.importing import first_record
@@ -279,12 +265,17 @@ class _Writer:
     def _write_accounts(self, accounts):
         self._refuse_taken_uids(accounts)
         ids, gid = self.ids, self._domain.gid
-        execute_values(self.cur, 'INSERT INTO users (local_part, passwd, '
-                       'name, uid, gid, mid, qid, ssid, tid, note) VALUES %s',
-                       [(a.localpart, a.password, a.name, a.uid, gid,
-                         ids.mailbox(*a.mailbox), ids.quota(a.quota),
-                         ids.services(a.services), ids.transport(a.transport),
-                         a.note) for a in accounts])
+        written = insert_accounts(self.cur, [
+            (a.localpart, a.password, a.name, a.uid, gid,
+             ids.mailbox(*a.mailbox), ids.quota(a.quota),
+             ids.services(a.services), ids.transport(a.transport), a.note)
+            for a in accounts])
+        if len(written) != len(accounts):
+            # Taken by another transaction since the checks: they say by
+            # which record, now that the rows are visible.
+            self._refuse_taken_localparts(
+                [(a.where, a.localpart, a) for a in accounts])
+            self._refuse_taken_uids(accounts)
         if not self.dry_run:
             self._stage_homes(accounts)
 

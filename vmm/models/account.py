@@ -90,19 +90,15 @@ class Account:
         """Insert the account (the caller holds the domain's lock, so the
         address cannot be taken meanwhile by another vmm)."""
         refuse_existing(cur, domain, localpart)
-        cur.execute(
-            'INSERT INTO users (local_part, passwd, name, uid, gid, mid, '
-            'note) '
-            "VALUES (%s, %s, %s, coalesce(%s, nextval('users_uid')), %s, %s, "
-            '%s) ON CONFLICT DO NOTHING RETURNING ' +
-            cls._COLUMNS.replace('u.', ''),
-            (localpart, password_hash, name, uid, domain.gid, mid, note))
-        row = cur.fetchone()
-        if row is None:
+        written = insert_accounts(
+            cur, [(localpart, password_hash, name, uid, domain.gid, mid,
+                   None, None, None, note)],
+            cls._COLUMNS.replace('u.', ''))
+        if not written:
             refuse_existing(cur, domain, localpart)
             raise VMMError(_('The UID %d is already in use') % uid,
                            errors.ACCOUNT_EXISTS)
-        return cls(cur, domain, row)
+        return cls(cur, domain, written[0])
 
     @property
     def address(self):
@@ -213,3 +209,15 @@ class Account:
 
     def delete(self):
         self._cur.execute('DELETE FROM users WHERE uid = %s', (self.uid,))
+
+
+def insert_accounts(cur, rows, returning='uid'):
+    """Rows of (local_part, passwd, name, uid, gid, mid, qid, ssid, tid,
+    note); a uid of None takes the next one, a NULL qid, ssid or tid
+    inherits the domain's.  Rows whose address or UID is taken meanwhile
+    are left out: the *returning* columns of those written come back."""
+    return shared.insert_rows(
+        cur, 'users', ('local_part', 'passwd', 'name', 'uid', 'gid', 'mid',
+                       'qid', 'ssid', 'tid', 'note'), rows,
+        template="(%s, %s, %s, coalesce(%s, nextval('users_uid')), %s, %s, "
+                 '%s, %s, %s, %s)', returning=returning)

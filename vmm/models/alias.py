@@ -3,6 +3,7 @@
 from vmm import errors
 from vmm.errors import VMMError
 from vmm.i18n import _
+from vmm.models.shared import insert_rows
 from vmm.models.values import EmailAddress, display_order
 
 
@@ -50,11 +51,8 @@ class Alias:
     def insert(self, destinations):
         """Write *destinations* (not present yet) in one statement: the
         lookup cache is then refreshed once, not once per row."""
-        if destinations:
-            self._cur.execute('INSERT INTO alias (gid, address, destination) '
-                              'SELECT %s, %s, unnest(%s::varchar[])',
-                              (self.domain.gid, self.localpart,
-                               list(destinations)))
+        insert_aliases(self._cur, [(self.domain.gid, self.localpart, d)
+                                   for d in destinations])
 
     def delete(self, destinations=None):
         """Delete the given destinations, or all; return what was deleted.
@@ -91,10 +89,7 @@ class CatchallAlias:
     def add(self, destinations):
         present = set(self.destinations())
         added, skipped = new_destinations(present, destinations)
-        if added:
-            self._cur.execute('INSERT INTO catchall (gid, destination) '
-                              'SELECT %s, unnest(%s::varchar[])',
-                              (self.domain.gid, added))
+        insert_catchall(self._cur, [(self.domain.gid, d) for d in added])
         return added, skipped
 
     def delete(self, destinations=None):
@@ -143,11 +138,25 @@ class Relocated:
 
     @classmethod
     def create(cls, cur, domain, localpart, destination):
-        cur.execute('INSERT INTO relocated (gid, address, destination) '
-                    'VALUES (%s, %s, %s)', (domain.gid, localpart,
-                                            destination))
+        insert_relocated(cur, [(domain.gid, localpart, destination)])
         return cls(cur, domain, localpart, destination)
 
     def delete(self):
         self._cur.execute('DELETE FROM relocated WHERE gid = %s AND '
                           'address = %s', (self.domain.gid, self.localpart))
+
+
+def insert_aliases(cur, rows):
+    """Rows of (gid, address, destination), in one statement a page: the
+    lookup cache is then refreshed once, not once per row."""
+    insert_rows(cur, 'alias', ('gid', 'address', 'destination'), rows)
+
+
+def insert_catchall(cur, rows):
+    """Rows of (gid, destination)."""
+    insert_rows(cur, 'catchall', ('gid', 'destination'), rows)
+
+
+def insert_relocated(cur, rows):
+    """Rows of (gid, address, destination)."""
+    insert_rows(cur, 'relocated', ('gid', 'address', 'destination'), rows)

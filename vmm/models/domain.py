@@ -133,14 +133,11 @@ class Domain:
         refuse_taken(cur, name)
         cur.execute("SELECT nextval('domain_gid')")
         gid = cur.fetchone()[0]
-        cur.execute(
-            'INSERT INTO domain_data (gid, qid, ssid, tid, domaindir, note, '
-            'max_accounts, max_aliases, max_alias_domains) '
-            'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)',
+        insert_domains(cur, [
             (gid, shared.quota_id(cur, quota),
              shared.services_id(cur, services),
              shared.transport_id(cur, transport), directory_for(gid), note)
-            + tuple(limits))
+            + tuple(limits)])
         insert_name(cur, name, gid, True)
         return cls.by_gid(cur, gid)
 
@@ -286,12 +283,25 @@ class Domain:
             cur.execute('DELETE FROM %s WHERE gid = %%s' % table, params)
 
 
+def insert_domains(cur, rows):
+    """Rows of (gid, qid, ssid, tid, domaindir, note, max_accounts,
+    max_aliases, max_alias_domains)."""
+    shared.insert_rows(cur, 'domain_data', (
+        'gid', 'qid', 'ssid', 'tid', 'domaindir', 'note', 'max_accounts',
+        'max_aliases', 'max_alias_domains'), rows)
+
+
+def insert_names(cur, rows):
+    """Rows of (domainname, gid, is_primary)."""
+    shared.insert_rows(cur, 'domain_name',
+                       ('domainname', 'gid', 'is_primary'), rows)
+
+
 def insert_name(cur, name, gid, primary):
     import psycopg2.errors
     cur.execute('SAVEPOINT domain_name')
     try:
-        cur.execute('INSERT INTO domain_name (domainname, gid, is_primary) '
-                    'VALUES (%s, %s, %s)', (name, gid, primary))
+        insert_names(cur, [(name, gid, primary)])
     except psycopg2.errors.UniqueViolation:
         # Taken meanwhile by a concurrent transaction.
         cur.execute('ROLLBACK TO SAVEPOINT domain_name')
@@ -380,11 +390,7 @@ class RelayDomain:
         lock_name(cur, name)
         refuse_taken(cur, name)
         tid = shared.transport_id(cur, transport)
-        cur.execute('INSERT INTO relay_domain (domainname, tid, note) '
-                    'VALUES (%s, %s, %s)', (name, tid, note))
-        for localpart in sorted(set(recipients)):
-            cur.execute('INSERT INTO relay_recipient (domainname, local_part) '
-                        'VALUES (%s, %s)', (name, localpart))
+        insert_relay(cur, name, tid, note, sorted(set(recipients)))
         return cls(cur, name, tid, note)
 
     @property
@@ -419,3 +425,11 @@ def directory_conflict(cur, path, gid=None):
         "OR starts_with(d.domaindir, %(path)s || '/')) LIMIT 1",
         {'path': path, 'gid': gid})
     return cur.fetchone()
+
+
+def insert_relay(cur, name, tid, note, recipients):
+    """The relay domain and its recipients' local parts."""
+    shared.insert_rows(cur, 'relay_domain', ('domainname', 'tid', 'note'),
+                       [(name, tid, note)])
+    shared.insert_rows(cur, 'relay_recipient', ('domainname', 'local_part'),
+                       [(name, localpart) for localpart in recipients])

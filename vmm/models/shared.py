@@ -3,6 +3,25 @@ sets and mail locations are stored once and referenced by id."""
 
 from vmm.models.values import SERVICES, QuotaLimit, ServiceSet
 
+# Rows per INSERT statement when many are written at once.
+PAGE_SIZE = 1000
+
+
+def insert_rows(cur, table, columns, rows, template=None, returning=None):
+    """Write *rows* (tuples in the order of *columns*) with as few
+    statements as there are pages: each model's one INSERT for its table,
+    used with one row by the commands and with a chunk by the import, so
+    the lookup-cache triggers run once per statement, not per row.  With
+    *returning*, the columns of the rows written are returned."""
+    from psycopg2.extras import execute_values
+    if not rows:
+        return []
+    sql = 'INSERT INTO %s (%s) VALUES %%s' % (table, ', '.join(columns))
+    if returning:
+        sql += ' ON CONFLICT DO NOTHING RETURNING ' + returning
+    return execute_values(cur, sql, rows, template=template,
+                          page_size=PAGE_SIZE, fetch=bool(returning)) or []
+
 
 def _id_of(cur, table, key, columns, values):
     """The id of the row with *values*, inserting it when it is new."""
